@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rewardmesh/rewardmesh/shared/node"
+)
+
+// errUsage marks a usage error: run prints the usage and fails.
+var errUsage = errors.New("usage")
+
+// command is one subcommand of rewardmesh.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *environment, args []string) error
+}
+
+// environment is the process's outside world, so that a test can run the whole
+// program.
+type environment struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"up":    {"run every service in one process (embedded NATS unless --nats)", runUp},
+		"serve": {"run one service against an external NATS", runServe},
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return nil
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	err := cmd.run(ctx, env, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "rewardmesh: rewards for reinforcement learning of reasoning models\n\ncommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for name := range cmds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
+	}
+	fmt.Fprintln(w, "\nrun `rewardmesh COMMAND -h` for its flags")
+}
+
+// meshFlags are the flags every command that runs services shares. Each defaults
+// from a REWARDMESH_* environment variable, which is how docker-compose sets them.
+type meshFlags struct {
+	nats, redis, http, data, logLevel string
+	shutdown                          time.Duration
+}
+
+func (m *meshFlags) register(fs *flag.FlagSet, env *environment, httpDefault string) {
+	fs.StringVar(&m.nats, "nats", env.getenv("REWARDMESH_NATS"), "NATS server URL (env REWARDMESH_NATS); empty embeds one")
+	fs.StringVar(&m.redis, "redis", env.getenv("REWARDMESH_REDIS"), "Redis URL for the reward cache (env REWARDMESH_REDIS); empty caches in memory")
+	fs.StringVar(&m.http, "http", orDefault(env.getenv("REWARDMESH_HTTP"), httpDefault), "gateway listen address (env REWARDMESH_HTTP)")
+	fs.StringVar(&m.data, "data", env.getenv("REWARDMESH_DATA"), "embedded NATS JetStream data folder (env REWARDMESH_DATA); temporary when empty")
+	fs.StringVar(&m.logLevel, "log-level", orDefault(env.getenv("REWARDMESH_LOG_LEVEL"), "info"), "debug, info, warn or error")
+	fs.DurationVar(&m.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight work may finish on SIGTERM")
+}
+
+func (m *meshFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(m.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", m.logLevel, err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+func newFlagSet(name string, env *environment) *flag.FlagSet {
+	fs := flag.NewFlagSet("rewardmesh "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	return fs
+}
+
+func runUp(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("up", env)
+	var m meshFlags
+	m.register(fs, env, "127.0.0.1:8080")
+	services := fs.String("services", "", "comma-separated services to run (default: all, and the gateway)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := m.logger(env.stderr)
+	if err != nil {
+		return err
+	}
+	opts := node.Options{NATSURL: m.nats, DataDir: m.data, HTTPAddr: m.http, RedisURL: m.redis,
+		Getenv: env.getenv, Log: log, ShutdownTimeout: m.shutdown}
+	if *services != "" {
+		opts.Services = strings.Split(*services, ",")
+	}
+	return serveUntilDone(ctx, env, opts)
+}
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("serve: name the service: one of %v or gateway", node.Names())
+	}
+	name := args[0]
+	fs := newFlagSet("serve "+name, env)
+	var m meshFlags
+	m.register(fs, env, ":8080")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if m.nats == "" {
+		return fmt.Errorf("serve %s: --nats URL is required (a replica joins an existing mesh)", name)
+	}
+	log, err := m.logger(env.stderr)
+	if err != nil {
+		return err
+	}
+	opts := node.Options{NATSURL: m.nats, RedisURL: m.redis, Services: []string{name},
+		Getenv: env.getenv, Log: log, ShutdownTimeout: m.shutdown}
+	if name == "gateway" {
+		opts.HTTPAddr = m.http
+	}
+	return serveUntilDone(ctx, env, opts)
+}
+
+// serveUntilDone runs a node until ctx ends (SIGINT or SIGTERM), then shuts it
+// down gracefully.
+func serveUntilDone(ctx context.Context, env *environment, opts node.Options) error {
+	n, err := node.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if n.HTTPAddr != "" {
+		fmt.Fprintf(env.stdout, "rewardmesh: gateway on http://%s (nats %s)\n", n.HTTPAddr, n.URL)
+	} else {
+		fmt.Fprintf(env.stdout, "rewardmesh: serving on nats %s\n", n.URL)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(env.stdout, "rewardmesh: shutting down")
+	n.Close()
+	return nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

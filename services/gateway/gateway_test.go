@@ -1,0 +1,369 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rewardmesh/rewardmesh/services/gateway"
+	"github.com/rewardmesh/rewardmesh/shared/cache"
+	"github.com/rewardmesh/rewardmesh/shared/mesh"
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// counting is a mesh service whose answers the test can predict: for a math item
+// it answers correct when gold == pred (the real checker is tested in its own
+// package); it counts every item it is sent.
+type counting struct {
+	items atomic.Int64
+	calls atomic.Int64
+}
+
+func (c *counting) config(name string) mesh.Config {
+	item := func(_ context.Context, raw json.RawMessage) any {
+		c.items.Add(1)
+		var in struct {
+			ID   json.RawMessage `json:"id,omitempty"`
+			Gold string          `json:"gold"`
+			Pred string          `json:"pred"`
+		}
+		if err := mesh.DecodeItem(raw, &in); err != nil {
+			return map[string]any{"error": err}
+		}
+		return map[string]any{"id": in.ID, "correct": in.Gold == in.Pred}
+	}
+	rewards := func(_ context.Context, raw json.RawMessage) any {
+		c.items.Add(1)
+		var in reward.Item
+		if err := mesh.DecodeItem(raw, &in); err != nil {
+			return reward.Result{Error: err}
+		}
+		var ref struct{ Gold string }
+		_ = json.Unmarshal(in.Reference, &ref)
+		r := 0.0
+		if strings.TrimSpace(in.Response) == ref.Gold {
+			r = 1
+		}
+		return reward.Result{ID: in.ID, Domain: in.Domain, Reward: r}
+	}
+	batch := mesh.Batch(item, 4)
+	return mesh.Config{Name: name, Endpoints: []mesh.Endpoint{
+		{Name: "verify", Handler: func(ctx context.Context, p []byte) ([]byte, error) { c.calls.Add(1); return batch(ctx, p) }},
+		{Name: "rewards", Handler: mesh.Batch(rewards, 4)},
+	}}
+}
+
+type fixture struct {
+	url  string
+	nc   *nats.Conn
+	math *counting
+	srv  *httptest.Server
+}
+
+func newFixture(t *testing.T, cfg gateway.Config, c cache.Cache) *fixture {
+	t.Helper()
+	emb, err := mesh.StartServer(mesh.ServerOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Close)
+	nc, err := mesh.Connect(emb.ClientURL(), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	f := &fixture{url: emb.ClientURL(), nc: nc, math: &counting{}}
+	svc, err := mesh.Serve(nc, f.math.config("math"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(time.Second) })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	jobs, err := mesh.NewJobs(ctx, nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Services) == 0 {
+		cfg.Services = []string{"math"}
+	}
+	handler, s := gateway.NewServer(cfg, mesh.NewClient(nc), c, jobs, nil, prometheus.NewRegistry())
+	go func() { _ = jobs.Work(ctx, s.JobScorer(), 4) }()
+	f.srv = httptest.NewServer(handler)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) post(t *testing.T, path string, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(f.srv.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s answered non-JSON %q: %v", path, raw, err)
+	}
+	return resp.StatusCode, out
+}
+
+func TestBatchRoutesToServiceAndEchoesIDs(t *testing.T) {
+	f := newFixture(t, gateway.Config{ChunkSize: 2}, nil)
+	code, out := f.post(t, "/v1/math/verify", `{"items":[
+		{"id":"a","gold":"1","pred":"1"},{"id":7,"gold":"1","pred":"2"},{"gold":"3","pred":"3"},
+		{"id":"d","gold":"4","pred":"4"},{"id":"e","gold":"5","pred":"6"}]}`)
+	if code != 200 {
+		t.Fatalf("status %d: %v", code, out)
+	}
+	results := out["results"].([]any)
+	want := []struct {
+		id      any
+		correct bool
+	}{{"a", true}, {7.0, false}, {nil, true}, {"d", true}, {"e", false}}
+	if len(results) != len(want) {
+		t.Fatalf("%d results for %d items", len(results), len(want))
+	}
+	for i, w := range want {
+		r := results[i].(map[string]any)
+		if r["id"] != w.id || r["correct"] != w.correct {
+			t.Errorf("result %d = %v, want id %v correct %v", i, r, w.id, w.correct)
+		}
+	}
+	if calls := f.math.calls.Load(); calls != 3 {
+		t.Errorf("5 items in chunks of 2 made %d calls, want 3", calls)
+	}
+}
+
+func TestCacheAnswersRepeatsAndDuplicatesOnce(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, cache.NewMemory(100))
+	body := `{"items":[{"id":1,"gold":"x","pred":"x"},{"id":2,"gold":"x","pred":"x"},{"id":3,"gold":"x","pred":"y"}]}`
+	_, first := f.post(t, "/v1/math/verify", body)
+	if got := f.math.items.Load(); got != 2 {
+		t.Fatalf("two distinct items reached the service %d times, want 2", got)
+	}
+	_, second := f.post(t, "/v1/math/verify", body)
+	if got := f.math.items.Load(); got != 2 {
+		t.Fatalf("a repeated batch reached the service again (%d items)", got)
+	}
+	for i, out := range []map[string]any{first, second} {
+		rs := out["results"].([]any)
+		for k, want := range []any{1.0, 2.0, 3.0} {
+			if id := rs[k].(map[string]any)["id"]; id != want {
+				t.Errorf("response %d result %d id = %v, want %v", i, k, id, want)
+			}
+		}
+		if rs[2].(map[string]any)["correct"] != false || rs[1].(map[string]any)["correct"] != true {
+			t.Errorf("response %d results wrong: %v", i, rs)
+		}
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t, gateway.Config{MaxBodyBytes: 64 << 10, MaxItems: 3}, nil)
+	cases := []struct {
+		name, path, body string
+		status           int
+		code             reward.ErrorCode
+	}{
+		{"malformed JSON", "/v1/math/verify", `{"items":[`, 400, reward.Invalid},
+		{"not an object", "/v1/math/verify", `[1,2]`, 400, reward.Invalid},
+		{"items missing", "/v1/math/verify", `{}`, 400, reward.Invalid},
+		{"items not array", "/v1/math/verify", `{"items":5}`, 400, reward.Invalid},
+		{"two values", "/v1/math/verify", `{"items":[]} {}`, 400, reward.Invalid},
+		{"too many items", "/v1/math/verify", `{"items":[{},{},{},{}]}`, 413, reward.TooLarge},
+		{"body too large", "/v1/math/verify", `{"items":[{"gold":"` + strings.Repeat("9", 100<<10) + `"}]}`, 413, reward.TooLarge},
+		{"nested item", "/v1/rewards", `{"items":[` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `]}`, 200, ""},
+		{"nesting past the decoder's limit", "/v1/rewards", `{"items":[` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `]}`, 400, reward.Invalid},
+		{"unknown route", "/v1/nope", `{}`, 404, reward.NotFound},
+		{"service not running", "/v1/swe/similarity", `{"items":[{"a":"x","b":"y"}]}`, 503, reward.Unavailable},
+		{"openrlhf label count", "/get_reward", `{"query":["a"],"labels":[]}`, 400, reward.Invalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := f.post(t, tc.path, tc.body)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %v", status, tc.status, out)
+			}
+			if tc.code == "" {
+				return
+			}
+			e, ok := out["error"].(map[string]any)
+			if !ok || e["code"] != string(tc.code) || e["message"] == "" {
+				t.Fatalf("error = %v, want code %s with a message", out["error"], tc.code)
+			}
+		})
+	}
+}
+
+func TestRewardsMixedDomainsAndUnknownDomain(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	status, out := f.post(t, "/v1/rewards", `{"items":[
+		{"id":"m1","domain":"math","response":"4","reference":{"gold":"4"}},
+		{"id":"x","domain":"chess","response":"e4"},
+		{"id":"c1","domain":"code","response":"print(1)","reference":{"tests":[]}},
+		{"id":"m2","domain":"math","response":"5","reference":{"gold":"4"}}]}`)
+	if status != 200 {
+		t.Fatalf("status %d: %v", status, out)
+	}
+	rs := out["results"].([]any)
+	get := func(i int) map[string]any { return rs[i].(map[string]any) }
+	if get(0)["reward"] != 1.0 || get(0)["id"] != "m1" || get(0)["domain"] != "math" {
+		t.Errorf("math item: %v", get(0))
+	}
+	if get(3)["reward"] != 0.0 {
+		t.Errorf("wrong math item: %v", get(3))
+	}
+	if e := get(1)["error"].(map[string]any); e["code"] != "invalid" {
+		t.Errorf("unknown domain: %v", get(1))
+	}
+	// No sandbox is running: the code item fails alone, with its domain and id.
+	if e, ok := get(2)["error"].(map[string]any); !ok || e["code"] != "unavailable" || get(2)["id"] != "c1" || get(2)["domain"] != "code" {
+		t.Errorf("code item without a sandbox: %v", get(2))
+	}
+}
+
+func TestOpenRLHF(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	status, out := f.post(t, "/get_reward", `{
+		"query":["Q: 2+2? A: 4","Q: 3+3? A: 7","Q: x A: 9"],
+		"prompts":["Q: 2+2? A: ","Q: 3+3? A: ","Q: x A: "],
+		"labels":["4","6","{\"domain\":\"math\",\"reference\":{\"gold\":\"9\"}}"]}`)
+	if status != 200 {
+		t.Fatalf("status %d: %v", status, out)
+	}
+	want := []any{1.0, 0.0, 1.0}
+	for _, key := range []string{"rewards", "scores"} {
+		got := out[key].([]any)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%s = %v, want %v", key, got, want)
+				break
+			}
+		}
+	}
+	if _, ok := out["extra_logs"].(map[string]any); !ok {
+		t.Errorf("extra_logs missing: %v", out)
+	}
+}
+
+func TestJobsReadBackAndPublishResults(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	// Subscribe before posting, as a consumer that does not poll would.
+	var mu sync.Mutex
+	seen := map[int]float64{}
+	sub, err := f.nc.Subscribe("rewardmesh.jobs.v1.results.>", func(m *nats.Msg) {
+		var rm mesh.ResultMsg
+		if json.Unmarshal(m.Data, &rm) == nil {
+			mu.Lock()
+			seen[rm.Index] = rm.Result.Reward
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	var items []string
+	for i := range 10 {
+		items = append(items, fmt.Sprintf(`{"id":%d,"domain":"math","response":"%d","reference":{"gold":"%d"}}`, i, i, i%2))
+	}
+	status, out := f.post(t, "/v1/jobs", `{"items":[`+strings.Join(items, ",")+`]}`)
+	if status != 202 {
+		t.Fatalf("status %d: %v", status, out)
+	}
+	id := out["job_id"].(string)
+	var view map[string]any
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(f.srv.URL + "/v1/jobs/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&view)
+		resp.Body.Close()
+		if view["state"] == "done" && view["done"] == 10.0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if view["state"] != "done" {
+		t.Fatalf("job did not finish: %v", view)
+	}
+	results := view["results"].([]any)
+	for i, r := range results {
+		want := 0.0
+		if i < 2 { // response i equals gold i%2 only for items 0 and 1
+			want = 1
+		}
+		if got := r.(map[string]any)["reward"]; got != want {
+			t.Errorf("job result %d reward %v, want %v", i, got, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 10 || seen[0] != 1 || seen[1] != 1 || seen[2] != 0 {
+		t.Errorf("results on NATS: %v", seen)
+	}
+
+	resp, err := http.Get(f.srv.URL + "/v1/jobs/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("unknown job answered %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	f := newFixture(t, gateway.Config{Services: []string{"math"}}, nil)
+	resp, err := http.Get(f.srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || h["services"].(map[string]any)["math"] != "up" {
+		t.Fatalf("healthz %d %v", resp.StatusCode, h)
+	}
+
+	f2 := newFixture(t, gateway.Config{Services: []string{"math", "sandbox"}}, nil)
+	resp, err = http.Get(f2.srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || h["services"].(map[string]any)["sandbox"] != "down" {
+		t.Fatalf("healthz without a sandbox: %d %v", resp.StatusCode, h)
+	}
+
+	f.post(t, "/v1/math/verify", `{"items":[{"gold":"1","pred":"1"}]}`)
+	resp, err = http.Get(f.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"rewardmesh_http_requests_total", `route="/v1/math/verify"`, "rewardmesh_items_total", "go_goroutines"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

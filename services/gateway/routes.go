@@ -1,0 +1,45 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is every route of the API in one place.
+func (s *Server) routes(reg *prometheus.Registry) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(s.requestLog)
+	r.Use(s.recoverer)
+
+	r.Get("/healthz", s.handleHealth().ServeHTTP)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.limits)
+		r.Method(http.MethodPost, "/v1/math/verify", s.handleBatch(route{service: "math", op: "verify", cached: true}))
+		r.Method(http.MethodPost, "/v1/code/run", s.handleBatch(route{service: "sandbox", op: "run"}))
+		r.Method(http.MethodPost, "/v1/code/judge", s.handleBatch(route{service: "sandbox", op: "judge"}))
+		r.Method(http.MethodPost, "/v1/swe/reward", s.handleBatch(route{service: "swe", op: "reward", cached: true}))
+		r.Method(http.MethodPost, "/v1/swe/similarity", s.handleBatch(route{service: "swe", op: "similarity", cached: true}))
+		// Group normalization needs the whole batch in one call.
+		r.Method(http.MethodPost, "/v1/rm/score", s.handleBatch(route{service: "rm", op: "score", whole: true}))
+		r.Method(http.MethodPost, "/v1/if/verify", s.handleBatch(route{service: "rm", op: "if_verify", cached: true}))
+		r.Method(http.MethodPost, "/v1/rewards", s.handleRewards())
+		r.Method(http.MethodPost, "/v1/jobs", s.handleJobSubmit())
+		r.Method(http.MethodGet, "/v1/jobs/{id}", s.handleJobGet())
+		r.Method(http.MethodPost, "/get_reward", s.handleOpenRLHF())
+	})
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errorf(http.StatusMethodNotAllowed, "invalid", "%s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	return r
+}

@@ -1,0 +1,375 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// The asynchronous job protocol. A job is published once to the work-queue stream;
+// a worker scores its items and publishes each item's result, as it completes, to
+// the results stream on ResultsSubject(job id); the job's state lives in a KV
+// bucket. api/subjects.md documents it for consumers in other languages.
+const (
+	JobsStream     = "REWARDMESH_JOBS"
+	SubmitSubject  = "rewardmesh.jobs." + Version + ".submit"
+	ResultsStream  = "REWARDMESH_RESULTS"
+	resultsPrefix  = "rewardmesh.jobs." + Version + ".results."
+	JobStateBucket = "rewardmesh_jobs"
+	jobsConsumer   = "rewardmesh-jobs-worker"
+	jobRetention   = 24 * time.Hour
+)
+
+// ResultsSubject is the subject a job's item results are published on.
+func ResultsSubject(jobID string) string { return resultsPrefix + jobID }
+
+// Job is the message on SubmitSubject.
+type Job struct {
+	ID    string          `json:"job_id"`
+	Items []reward.Item   `json:"items"`
+	Meta  json.RawMessage `json:"meta,omitempty"` // echoed in every result message
+}
+
+// ResultMsg is one item's result on ResultsSubject(job id).
+type ResultMsg struct {
+	JobID  string          `json:"job_id"`
+	Index  int             `json:"index"`
+	Total  int             `json:"total"`
+	Result reward.Result   `json:"result"`
+	Meta   json.RawMessage `json:"meta,omitempty"`
+}
+
+// JobView is what GET /v1/jobs/{id} answers: the job's state and the results
+// that have arrived so far, in item order.
+type JobView struct {
+	reward.Job
+	Done int `json:"done"`
+}
+
+var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// ValidJobID reports whether id can name a job: tokens of [A-Za-z0-9_-] joined by dots.
+func ValidJobID(id string) bool { return len(id) <= 200 && jobIDPattern.MatchString(id) }
+
+// Jobs submits, reads and works asynchronous jobs.
+type Jobs struct {
+	js       jetstream.JetStream
+	kv       jetstream.KeyValue
+	payloads *payloads
+	log      *slog.Logger
+}
+
+// NewJobs creates the streams and the state bucket if they are missing.
+func NewJobs(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Jobs, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:      JobsStream,
+		Subjects:  []string{SubmitSubject},
+		Retention: jetstream.WorkQueuePolicy,
+		MaxAge:    jobRetention,
+	}); err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", JobsStream, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       ResultsStream,
+		Subjects:   []string{resultsPrefix + ">"},
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     jobRetention,
+		Duplicates: 10 * time.Minute,
+	}); err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", ResultsStream, err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      JobStateBucket,
+		Description: "rewardmesh asynchronous job states",
+		TTL:         jobRetention,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create kv %s: %w", JobStateBucket, err)
+	}
+	return &Jobs{js: js, kv: kv, payloads: newPayloads(nc), log: log}, nil
+}
+
+// Submit records the job as queued and publishes it. A job larger than a NATS
+// message travels through the object store.
+func (j *Jobs) Submit(ctx context.Context, job Job) error {
+	if !ValidJobID(job.ID) {
+		return reward.Errorf(reward.Invalid, "job_id %q: use tokens of [A-Za-z0-9_-] joined by dots", job.ID)
+	}
+	body, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	state := reward.Job{ID: job.ID, State: reward.JobQueued, Created: time.Now().UTC(), Total: len(job.Items)}
+	if err := j.putState(ctx, state); err != nil {
+		return err
+	}
+	msg := nats.NewMsg(SubmitSubject)
+	msg.Header.Set(jetstream.MsgIDHeader, job.ID)
+	if j.payloads.fits(len(body)) {
+		msg.Data = body
+	} else {
+		name, err := j.payloads.put(ctx, body)
+		if err != nil {
+			return reward.Errorf(reward.TooLarge, "job of %d bytes: %v", len(body), err)
+		}
+		msg.Header.Set(headerObject, name)
+	}
+	if _, err := j.js.PublishMsg(ctx, msg); err != nil {
+		return reward.Errorf(reward.Unavailable, "publish job: %v", err)
+	}
+	return nil
+}
+
+func (j *Jobs) putState(ctx context.Context, state reward.Job) error {
+	b, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("encode job state: %w", err)
+	}
+	if _, err := j.kv.Put(ctx, state.ID, b); err != nil {
+		return reward.Errorf(reward.Unavailable, "store job state: %v", err)
+	}
+	return nil
+}
+
+// Get returns the job's state and the results published so far.
+func (j *Jobs) Get(ctx context.Context, id string) (JobView, error) {
+	if !ValidJobID(id) {
+		return JobView{}, reward.Errorf(reward.Invalid, "job_id %q is not a valid job id", id)
+	}
+	entry, err := j.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return JobView{}, reward.Errorf(reward.NotFound, "no job %s", id)
+	}
+	if err != nil {
+		return JobView{}, reward.Errorf(reward.Unavailable, "read job state: %v", err)
+	}
+	var view JobView
+	if err := json.Unmarshal(entry.Value(), &view.Job); err != nil {
+		return JobView{}, fmt.Errorf("decode job state: %w", err)
+	}
+	msgs, err := j.Results(ctx, id)
+	if err != nil {
+		return JobView{}, err
+	}
+	view.Done = len(msgs)
+	if len(msgs) > 0 {
+		view.Results = make([]reward.Result, len(msgs))
+		for i, m := range msgs {
+			view.Results[i] = m.Result
+		}
+	}
+	return view, nil
+}
+
+// Results reads every result published for the job so far, in item order, one
+// per index.
+func (j *Jobs) Results(ctx context.Context, id string) ([]ResultMsg, error) {
+	cons, err := j.js.OrderedConsumer(ctx, ResultsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{ResultsSubject(id)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
+	}
+	pending := int(info.NumPending)
+	byIndex := make(map[int]ResultMsg, pending)
+	for got := 0; got < pending; {
+		batch, err := cons.Fetch(min(pending-got, 1000), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			var rm ResultMsg
+			if err := json.Unmarshal(msg.Data(), &rm); err == nil {
+				byIndex[rm.Index] = rm
+			}
+		}
+		if err := batch.Error(); err != nil && n == 0 {
+			return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
+		}
+		if n == 0 {
+			break
+		}
+		got += n
+	}
+	out := make([]ResultMsg, 0, len(byIndex))
+	for _, m := range byIndex {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Index < out[b].Index })
+	return out, nil
+}
+
+// Scorer scores items and calls emit once per item, as each result is ready, from
+// any goroutine.
+type Scorer func(ctx context.Context, items []reward.Item, emit func(index int, r reward.Result))
+
+// Work takes jobs from the stream until ctx ends, at most concurrency at once.
+// Every replica that calls Work shares the same durable consumer. A job is acked
+// only when all its results are published; a job redelivered after a crash skips
+// the items whose results are already in the stream.
+func (j *Jobs) Work(ctx context.Context, score Scorer, concurrency int) error {
+	if concurrency <= 0 {
+		concurrency = 16
+	}
+	cons, err := j.js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
+		Durable:       jobsConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    10,
+		MaxAckPending: 1024,
+	})
+	if err != nil {
+		return fmt.Errorf("jobs consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(concurrency))
+	if err != nil {
+		return fmt.Errorf("jobs consume: %w", err)
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			j.log.Warn("jobs: next message", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			_ = msg.Nak()
+			return nil
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			j.run(ctx, msg, score)
+		})
+	}
+}
+
+func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
+	// Tell JetStream the job is alive while it runs, so a long job is not
+	// redelivered to another worker; a dead worker stops these and the job moves.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				_ = msg.InProgress()
+			case <-stop:
+				return
+			}
+		}
+	}()
+
+	body := msg.Data()
+	object := ""
+	if msg.Headers() != nil {
+		object = msg.Headers().Get(headerObject)
+	}
+	if object != "" {
+		store, err := j.payloads.bucket(ctx)
+		if err == nil {
+			body, err = store.GetBytes(ctx, object)
+		}
+		if err != nil {
+			j.log.Error("jobs: fetch job body", "object", object, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+	}
+	var job Job
+	if err := json.Unmarshal(body, &job); err != nil || !ValidJobID(job.ID) {
+		j.log.Error("jobs: undecodable job dropped", "err", err)
+		_ = msg.Term()
+		return
+	}
+	done, err := j.Results(ctx, job.ID)
+	if err != nil {
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	skip := make(map[int]bool, len(done))
+	for _, d := range done {
+		skip[d.Index] = true
+	}
+	state := reward.Job{ID: job.ID, State: reward.JobRunning, Total: len(job.Items), Created: time.Now().UTC()}
+	if entry, err := j.kv.Get(ctx, job.ID); err == nil {
+		_ = json.Unmarshal(entry.Value(), &state)
+		state.State = reward.JobRunning
+	}
+	_ = j.putState(ctx, state)
+
+	var todo []reward.Item
+	var todoIndex []int
+	for i, item := range job.Items {
+		if !skip[i] {
+			todo = append(todo, item)
+			todoIndex = append(todoIndex, i)
+		}
+	}
+	var mu sync.Mutex
+	var publishErr error
+	score(ctx, todo, func(k int, r reward.Result) {
+		index := todoIndex[k]
+		b, _ := json.Marshal(ResultMsg{JobID: job.ID, Index: index, Total: len(job.Items), Result: r, Meta: job.Meta})
+		out := nats.NewMsg(ResultsSubject(job.ID))
+		out.Data = b
+		out.Header.Set(jetstream.MsgIDHeader, job.ID+"/"+strconv.Itoa(index))
+		if _, err := j.js.PublishMsg(ctx, out); err != nil {
+			mu.Lock()
+			publishErr = errors.Join(publishErr, err)
+			mu.Unlock()
+		}
+	})
+	if publishErr != nil {
+		j.log.Warn("jobs: some results not published; job will be redelivered", "job", job.ID, "err", publishErr)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	state.State = reward.JobDone
+	state.Finished = time.Now().UTC()
+	_ = j.putState(ctx, state)
+	if err := msg.DoubleAck(ctx); err != nil {
+		j.log.Warn("jobs: ack", "job", job.ID, "err", err)
+	}
+	if object != "" {
+		if store, err := j.payloads.bucket(ctx); err == nil {
+			_ = store.Delete(context.WithoutCancel(ctx), object)
+		}
+	}
+}

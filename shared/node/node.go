@@ -1,0 +1,218 @@
+// Package node runs rewardmesh services in one process: `rewardmesh up` runs them
+// all (with an embedded NATS server when given no URL), `rewardmesh serve` runs
+// one. Services still talk only over NATS, whichever process they share.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rewardmesh/rewardmesh/services/gateway"
+	"github.com/rewardmesh/rewardmesh/shared/cache"
+	"github.com/rewardmesh/rewardmesh/shared/mesh"
+)
+
+// Options configures a node.
+type Options struct {
+	NATSURL  string   // empty: embed a NATS server with JetStream
+	DataDir  string   // the embedded server's JetStream data; a temp dir when empty
+	HTTPAddr string   // the gateway's listen address; empty runs no gateway
+	RedisURL string   // empty: cache in memory
+	Services []string // which services to run; empty: every one (see Names)
+	Getenv   func(string) string
+	Log      *slog.Logger
+	Gateway  gateway.Config
+	// ShutdownTimeout bounds how long in-flight work may finish on Close.
+	ShutdownTimeout time.Duration
+}
+
+// Node is a running set of services.
+type Node struct {
+	URL      string // the NATS server's client URL
+	HTTPAddr string // where the gateway listens, when it runs
+
+	log      *slog.Logger
+	embedded *mesh.Embedded
+	conns    []*nats.Conn
+	services []*mesh.Service
+	closers  []func() error
+	http     *http.Server
+	cancel   context.CancelFunc
+	workers  sync.WaitGroup
+	timeout  time.Duration
+	once     sync.Once
+}
+
+// Start brings the node up; Close takes it down.
+func Start(ctx context.Context, opts Options) (_ *Node, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	names := opts.Services
+	if len(names) == 0 {
+		names = Names()
+	}
+	for _, name := range names {
+		if _, ok := builders[name]; !ok && name != "gateway" {
+			return nil, fmt.Errorf("unknown service %q: use one of %v or gateway", name, Names())
+		}
+	}
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n := &Node{log: opts.Log, cancel: cancel, timeout: opts.ShutdownTimeout}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+
+	n.URL = opts.NATSURL
+	if n.URL == "" {
+		emb, err := mesh.StartServer(mesh.ServerOptions{StoreDir: opts.DataDir})
+		if err != nil {
+			return nil, err
+		}
+		n.embedded = emb
+		n.URL = emb.ClientURL()
+		n.log.Info("embedded nats server", "url", n.URL)
+	}
+
+	for _, name := range names {
+		if name == "gateway" {
+			continue
+		}
+		nc, err := n.connect("rewardmesh-" + name)
+		if err != nil {
+			return nil, err
+		}
+		cfg, closer, err := builders[name](ctx, Env{Getenv: opts.Getenv, Log: opts.Log.With("service", name), Conn: nc})
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		if closer != nil {
+			n.closers = append(n.closers, closer)
+		}
+		cfg.Logger = opts.Log
+		svc, err := mesh.Serve(nc, cfg)
+		if err != nil {
+			return nil, err
+		}
+		n.services = append(n.services, svc)
+		n.log.Info("service up", "service", name)
+	}
+
+	if opts.HTTPAddr != "" && (len(opts.Services) == 0 || slices.Contains(names, "gateway")) {
+		if err := n.startGateway(workCtx, opts); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) connect(name string) (*nats.Conn, error) {
+	nc, err := mesh.Connect(n.URL, name, n.log)
+	if err != nil {
+		return nil, err
+	}
+	n.conns = append(n.conns, nc)
+	return nc, nil
+}
+
+func (n *Node) startGateway(ctx context.Context, opts Options) error {
+	nc, err := n.connect("rewardmesh-gateway")
+	if err != nil {
+		return err
+	}
+	jobs, err := mesh.NewJobs(ctx, nc, n.log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	var c cache.Cache = cache.NewMemory(0)
+	var redisCache *cache.Redis
+	if opts.RedisURL != "" {
+		redisCache, err = cache.NewRedis(cache.RedisOptions{URL: opts.RedisURL, Log: n.log})
+		if err != nil {
+			return err
+		}
+		c = redisCache
+		n.closers = append(n.closers, redisCache.Close)
+	}
+	handler, srv := gateway.NewServer(opts.Gateway, mesh.NewClient(nc), c, jobs, n.log, reg)
+	if redisCache != nil {
+		redisCache.OnError(srv.CacheErrorCounter())
+		if err := redisCache.Ping(ctx); err != nil {
+			n.log.Warn("redis not reachable now; serving uncached until it is", "err", err)
+		}
+	}
+	n.workers.Go(func() {
+		if err := jobs.Work(ctx, srv.JobScorer(), 16); err != nil {
+			n.log.Error("jobs worker stopped", "err", err)
+		}
+	})
+
+	ln, err := net.Listen("tcp", opts.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", opts.HTTPAddr, err)
+	}
+	n.HTTPAddr = ln.Addr().String()
+	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	n.workers.Go(func() {
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "err", err)
+		}
+	})
+	n.log.Info("gateway listening", "addr", "http://"+n.HTTPAddr)
+	return nil
+}
+
+// Close stops taking work, lets in-flight work finish within the shutdown
+// timeout, drains NATS and stops the embedded server.
+func (n *Node) Close() {
+	n.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
+		defer cancel()
+		if n.http != nil {
+			_ = n.http.Shutdown(ctx)
+		}
+		for _, svc := range n.services {
+			if err := svc.Stop(n.timeout); err != nil {
+				n.log.Warn("stop service", "err", err)
+			}
+		}
+		n.cancel()
+		n.workers.Wait()
+		for _, c := range n.closers {
+			if err := c(); err != nil {
+				n.log.Warn("close", "err", err)
+			}
+		}
+		for _, nc := range n.conns {
+			_ = nc.Drain()
+		}
+		for _, nc := range n.conns {
+			for nc.IsDraining() {
+				time.Sleep(10 * time.Millisecond)
+			}
+			nc.Close()
+		}
+		if n.embedded != nil {
+			n.embedded.Close()
+		}
+	})
+}

@@ -1,0 +1,168 @@
+// Package reward holds the types every rewardmesh service shares: a reward item and
+// its result, the error shape clients see, a code verdict, a test case and a job.
+// It imports only the standard library; each dependency (NATS, Redis, Docker, HTTP)
+// lives in a package of its own that speaks these types.
+package reward
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Domain names which service scores an item in /v1/rewards.
+type Domain string
+
+const (
+	Math Domain = "math"
+	Code Domain = "code"
+	SWE  Domain = "swe"
+	RM   Domain = "rm"
+	IF   Domain = "if"
+)
+
+// Domains lists every domain /v1/rewards accepts, in a stable order.
+var Domains = []Domain{Math, Code, SWE, RM, IF}
+
+// Service returns the mesh service that scores the domain, and false for an
+// unknown domain. Instruction following is checked by the rm service.
+func (d Domain) Service() (string, bool) {
+	switch d {
+	case Math:
+		return "math", true
+	case Code:
+		return "sandbox", true
+	case SWE:
+		return "swe", true
+	case RM, IF:
+		return "rm", true
+	}
+	return "", false
+}
+
+// Item is one entry of a /v1/rewards batch. Reference carries the domain's own
+// fields (a math gold answer, code tests, oracle files...).
+type Item struct {
+	ID        json.RawMessage `json:"id,omitempty"`
+	Domain    Domain          `json:"domain"`
+	Response  string          `json:"response"`
+	Reference json.RawMessage `json:"reference,omitempty"`
+	Group     string          `json:"group,omitempty"`
+}
+
+// Result answers one Item. A failure of the item alone is carried in Error and
+// never fails the batch.
+type Result struct {
+	ID      json.RawMessage `json:"id,omitempty"`
+	Reward  float64         `json:"reward"`
+	Domain  Domain          `json:"domain"`
+	Details json.RawMessage `json:"details,omitempty"`
+	Error   *Error          `json:"error,omitempty"`
+}
+
+// Failed returns a result that reports err for item.
+func Failed(item Item, err error) Result {
+	return Result{ID: item.ID, Domain: item.Domain, Error: AsError(err)}
+}
+
+// ErrorCode is what a client sees of a failure. One table (HTTPStatus) maps it to
+// HTTP; the mesh carries it in NATS service error headers.
+type ErrorCode string
+
+const (
+	Invalid     ErrorCode = "invalid"
+	TooLarge    ErrorCode = "too_large"
+	NotFound    ErrorCode = "not_found"
+	Unavailable ErrorCode = "unavailable"
+	Timeout     ErrorCode = "timeout"
+	Busy        ErrorCode = "busy"
+	Internal    ErrorCode = "internal"
+)
+
+// HTTPStatus maps an error code to the status a whole-request failure answers.
+func (c ErrorCode) HTTPStatus() int {
+	switch c {
+	case Invalid:
+		return 400
+	case NotFound:
+		return 404
+	case TooLarge:
+		return 413
+	case Busy:
+		return 429
+	case Unavailable:
+		return 503
+	case Timeout:
+		return 504
+	}
+	return 500
+}
+
+// Error is the error shape of the API: `{"code","message"}`.
+type Error struct {
+	Code    ErrorCode `json:"code"`
+	Message string    `json:"message"`
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError turns any error into the API's shape. Errors that are not an *Error are
+// internal: the client sees their message but no more.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: Internal, Message: err.Error()}
+}
+
+// Verdict is a code judge's answer for a test or a submission.
+type Verdict string
+
+const (
+	Accepted            Verdict = "AC"
+	WrongAnswer         Verdict = "WA"
+	TimeLimitExceeded   Verdict = "TLE"
+	MemoryLimitExceeded Verdict = "MLE"
+	RuntimeError        Verdict = "RE"
+	CompileError        Verdict = "CE"
+	OutputLimitExceeded Verdict = "OLE"
+	SystemError         Verdict = "SE"
+)
+
+// TestCase is one input and the output a correct program prints for it.
+type TestCase struct {
+	Input  string `json:"input"`
+	Output string `json:"output"`
+}
+
+// JobState is where an asynchronous job stands.
+type JobState string
+
+const (
+	JobQueued  JobState = "queued"
+	JobRunning JobState = "running"
+	JobDone    JobState = "done"
+	JobFailed  JobState = "failed"
+)
+
+// Job is an asynchronous /v1/rewards batch: posted once, read back by id, and
+// its results also published for consumers that do not poll.
+type Job struct {
+	ID       string    `json:"job_id"`
+	State    JobState  `json:"state"`
+	Created  time.Time `json:"created"`
+	Finished time.Time `json:"finished,omitzero"`
+	Total    int       `json:"total"`
+	Results  []Result  `json:"results,omitempty"`
+	Error    *Error    `json:"error,omitempty"`
+}
