@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/node"
 )
 
@@ -35,6 +38,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"up":    {"run every service in one process (embedded NATS unless --nats)", runUp},
 		"serve": {"run one service against an external NATS", runServe},
+		"bench": {"measure speed against a baseline run in the same process (gateway, ...)", runBench},
+		"nats":  {"run a NATS server with JetStream (compose's message bus)", runNATS},
 	}
 }
 
@@ -169,4 +174,31 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// runNATS runs the embedded NATS server alone: docker-compose's bus, so that the
+// mesh needs no image from a registry.
+func runNATS(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("nats", env)
+	addr := fs.String("addr", "127.0.0.1:4222", "listen address")
+	data := fs.String("data", "", "JetStream data folder; temporary when empty")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, portText, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", *addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return fmt.Errorf("--addr %q: port: %w", *addr, err)
+	}
+	srv, err := mesh.StartServer(mesh.ServerOptions{Host: host, Port: port, StoreDir: *data})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "rewardmesh: nats on %s\n", srv.ClientURL())
+	<-ctx.Done()
+	srv.Close()
+	return nil
 }

@@ -101,6 +101,11 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 		cfg, closer, err := builders[name](ctx, Env{Getenv: opts.Getenv, Log: opts.Log.With("service", name), Conn: nc})
+		if err != nil && len(opts.Services) == 0 {
+			// `up` keeps the rest of the mesh serving; /healthz reports this one down.
+			n.log.Error("service not started", "service", name, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
