@@ -23,6 +23,9 @@ import (
 func benches() map[string]func(ctx context.Context, env *environment, args []string) error {
 	return map[string]func(ctx context.Context, env *environment, args []string) error{
 		"gateway": benchGateway,
+		"sandbox": benchSandbox,
+		"swe":     benchSWE,
+		"trainer": benchTrainer,
 	}
 }
 

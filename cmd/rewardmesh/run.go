@@ -36,10 +36,13 @@ type environment struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"up":    {"run every service in one process (embedded NATS unless --nats)", runUp},
-		"serve": {"run one service against an external NATS", runServe},
-		"bench": {"measure speed against a baseline run in the same process (gateway, ...)", runBench},
-		"nats":  {"run a NATS server with JetStream (compose's message bus)", runNATS},
+		"up":     {"run every service in one process (embedded NATS unless --nats)", runUp},
+		"serve":  {"run one service against an external NATS", runServe},
+		"bench":  {"measure speed against a baseline run in the same process (gateway, ...)", runBench},
+		"images": {"build the sandbox images (debootstrap base where no registry answers)", runImages},
+		"eval":   {"run a LiveCodeBench or Codeforces batch (eval lcb|codeforces)", runEval},
+		"train":  {"GRPO training on a demonstration task, rewards from the mesh", runTrain},
+		"nats":   {"run a NATS server with JetStream (compose's message bus)", runNATS},
 	}
 }
 

@@ -63,6 +63,38 @@ var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 // ValidJobID reports whether id can name a job: tokens of [A-Za-z0-9_-] joined by dots.
 func ValidJobID(id string) bool { return len(id) <= 200 && jobIDPattern.MatchString(id) }
 
+// JobsStreamConfig and ResultsStreamConfig are the streams' one configuration:
+// every party creates them idempotently with exactly this, since JetStream refuses
+// an update that changes a stream's retention.
+func JobsStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:      JobsStream,
+		Subjects:  []string{SubmitSubject},
+		Retention: jetstream.WorkQueuePolicy,
+		MaxAge:    jobRetention,
+	}
+}
+
+func ResultsStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       ResultsStream,
+		Subjects:   []string{resultsPrefix + ">"},
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     jobRetention,
+		Duplicates: 10 * time.Minute,
+	}
+}
+
+// EnsureJobStreams creates or updates the job streams.
+func EnsureJobStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, cfg := range []jetstream.StreamConfig{JobsStreamConfig(), ResultsStreamConfig()} {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
 // Jobs submits, reads and works asynchronous jobs.
 type Jobs struct {
 	js       jetstream.JetStream
@@ -80,22 +112,8 @@ func NewJobs(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Jobs, error
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:      JobsStream,
-		Subjects:  []string{SubmitSubject},
-		Retention: jetstream.WorkQueuePolicy,
-		MaxAge:    jobRetention,
-	}); err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", JobsStream, err)
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       ResultsStream,
-		Subjects:   []string{resultsPrefix + ">"},
-		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     jobRetention,
-		Duplicates: 10 * time.Minute,
-	}); err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", ResultsStream, err)
+	if err := EnsureJobStreams(ctx, js); err != nil {
+		return nil, err
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      JobStateBucket,

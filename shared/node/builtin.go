@@ -7,6 +7,7 @@ import (
 
 	mathsvc "github.com/rewardmesh/rewardmesh/services/math"
 	"github.com/rewardmesh/rewardmesh/services/rm"
+	"github.com/rewardmesh/rewardmesh/services/rm/ifeval"
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
 	"github.com/rewardmesh/rewardmesh/services/swe"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
@@ -61,6 +62,10 @@ func init() {
 		}
 		svc, err := rm.New(cfg)
 		if err != nil {
+			return mesh.Config{}, nil, err
+		}
+		// Load the language profiles now rather than on the first request that needs them.
+		if err := ifeval.Preload(); err != nil {
 			return mesh.Config{}, nil, err
 		}
 		return svc.MeshConfig(), nil, nil

@@ -26,7 +26,7 @@ import (
 type Options struct {
 	NATSURL  string   // empty: embed a NATS server with JetStream
 	DataDir  string   // the embedded server's JetStream data; a temp dir when empty
-	HTTPAddr string   // the gateway's listen address; empty runs no gateway
+	HTTPAddr string   // the gateway's listen address; empty serves no HTTP
 	RedisURL string   // empty: cache in memory
 	Services []string // which services to run; empty: every one (see Names)
 	Getenv   func(string) string
@@ -121,7 +121,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		n.log.Info("service up", "service", name)
 	}
 
-	if opts.HTTPAddr != "" && (len(opts.Services) == 0 || slices.Contains(names, "gateway")) {
+	// The gateway serves HTTP when given an address; without one (the trainer's
+	// in-process mesh) it still works asynchronous jobs.
+	if slices.Contains(names, "gateway") || (len(opts.Services) == 0 && opts.HTTPAddr != "") {
 		if err := n.startGateway(workCtx, opts); err != nil {
 			return nil, err
 		}
@@ -171,6 +173,9 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 		}
 	})
 
+	if opts.HTTPAddr == "" {
+		return nil
+	}
 	ln, err := net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", opts.HTTPAddr, err)

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/rewardmesh/rewardmesh/services/sandbox"
+	"github.com/rewardmesh/rewardmesh/services/swe"
+	"github.com/rewardmesh/rewardmesh/services/trainer"
+)
+
+// conformanceFile is the default path of a conformance file: ../shared/conformance
+// beside the checkout, as the tests read it.
+func conformanceFile(env *environment, parts ...string) string {
+	dir := env.getenv("REWARDMESH_CONFORMANCE")
+	if dir == "" {
+		wd, _ := os.Getwd()
+		dir = filepath.Join(filepath.Dir(wd), "shared", "conformance")
+	}
+	return filepath.Join(append([]string{dir}, parts...)...)
+}
+
+// benchSWE times the difflib port against CPython on the same pairs.
+func benchSWE(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("bench swe", env)
+	pairs := fs.String("pairs", conformanceFile(env, "swe", "difflib_ratio.jsonl"), "string pairs, JSON lines with a and b")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return swe.Bench(ctx, *pairs, env.stdout)
+}
+
+// benchSandbox times tests through the sandbox against the same programs run bare.
+func benchSandbox(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("bench sandbox", env)
+	var opts sandbox.BenchOptions
+	fs.IntVar(&opts.Tests, "tests", 200, "runs per overhead measurement")
+	fs.StringVar(&opts.LoadFile, "load", conformanceFile(env, "code", "codecontests_load.jsonl"), "CodeContests problems for the throughput run; empty skips it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sb, err := sandbox.New(ctx, sandbox.Config{BuildMissing: true})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	return sandbox.Bench(ctx, sb, opts, env.stdout)
+}
+
+// benchTrainer measures tokens/s per policy backend.
+func benchTrainer(ctx context.Context, env *environment, args []string) error {
+	if err := newFlagSet("bench trainer", env).Parse(args); err != nil {
+		return err
+	}
+	return trainer.Bench(ctx, env.stdout)
+}

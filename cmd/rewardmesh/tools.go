@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rewardmesh/rewardmesh/services/gateway/eval"
+	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
+	"github.com/rewardmesh/rewardmesh/services/trainer"
+	"github.com/rewardmesh/rewardmesh/shared/mesh"
+	"github.com/rewardmesh/rewardmesh/shared/node"
+)
+
+// runImages builds the sandbox images, also where Docker has no registry.
+func runImages(ctx context.Context, env *environment, args []string) error {
+	if len(args) == 0 || args[0] != "build" {
+		return errors.New("images: the only subcommand is `build`")
+	}
+	fs := newFlagSet("images build", env)
+	var opts images.BuildOptions
+	langs := fs.String("languages", "", "comma-separated languages (default: all)")
+	fs.BoolVar(&opts.Force, "force", false, "rebuild images that exist")
+	fs.StringVar(&opts.Base, "base", "", "base image (default: debian:bookworm-slim if it can be had, else a debootstrap base)")
+	fs.StringVar(&opts.Mirror, "mirror", "", "Debian mirror for debootstrap and apt")
+	fs.StringVar(&opts.CacheDir, "cache-dir", "", "where the debootstrap tarball is kept")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *langs != "" {
+		for _, l := range strings.Split(*langs, ",") {
+			opts.Languages = append(opts.Languages, images.Language(strings.TrimSpace(l)))
+		}
+	}
+	return images.BuildImages(ctx, opts, env.stdout)
+}
+
+// runEval runs a LiveCodeBench or Codeforces batch, through a gateway given with
+// --server or through a sandbox service started in this process.
+func runEval(ctx context.Context, env *environment, args []string) error {
+	newJudge := func(server string) (eval.Judge, func(), error) {
+		if server != "" {
+			return eval.NewHTTPJudge(server), func() {}, nil
+		}
+		n, nc, err := inProcessMesh(ctx, env, "sandbox")
+		if err != nil {
+			return nil, nil, err
+		}
+		return eval.NewMeshJudge(nc), func() { nc.Close(); n.Close() }, nil
+	}
+	return eval.Main(ctx, args, newJudge, env.stdout, env.stderr)
+}
+
+// runTrain runs the GRPO trainer, its rewards from the mesh at --nats or from
+// a mesh started in this process.
+func runTrain(ctx context.Context, env *environment, args []string) error {
+	cfg, err := trainer.ParseFlags(args)
+	if err != nil {
+		return err
+	}
+	url := cfg.NATSURL
+	if url == "" {
+		// The job worker runs in the gateway; the embedded mesh needs no HTTP port.
+		n, nc, err := inProcessMesh(ctx, env, "math", "gateway")
+		if err != nil {
+			return err
+		}
+		defer n.Close()
+		defer nc.Close()
+		return trainer.Run(ctx, cfg, nc, env.stdout)
+	}
+	nc, err := mesh.Connect(url, "rewardmesh-trainer", nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	return trainer.Run(ctx, cfg, nc, env.stdout)
+}
+
+// inProcessMesh starts the named services on an embedded NATS server, logging
+// only warnings, and connects a client to it.
+func inProcessMesh(ctx context.Context, env *environment, services ...string) (*node.Node, *nats.Conn, error) {
+	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := node.Start(ctx, node.Options{Services: services, Getenv: env.getenv, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := mesh.Connect(n.URL, "rewardmesh-client", log)
+	if err != nil {
+		n.Close()
+		return nil, nil, fmt.Errorf("connect to the in-process mesh: %w", err)
+	}
+	return n, nc, nil
+}

@@ -1,0 +1,156 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Main runs `rewardmesh eval lcb|codeforces [flags]`; args start at the
+// benchmark's name. newJudge returns the judge for --server (empty: the caller
+// runs the mesh in-process) and a function that releases it. Progress goes to
+// stderr (a bar when it is a terminal), the summary to stdout.
+func Main(ctx context.Context, args []string, newJudge func(server string) (Judge, func(), error), stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("eval: name a benchmark: lcb or codeforces")
+	}
+	bench, args := args[0], args[1:]
+	fs := flag.NewFlagSet("eval "+bench, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	problems := fs.String("problems", "", "problem rows, JSON lines (required)")
+	generations := fs.String("generations", "", "generations file (required)")
+	out := fs.String("out", "", "output folder: eval files, verdict cache, report (required)")
+	server := fs.String("server", "", "gateway base URL; empty runs the mesh in-process")
+	kList := fs.String("k", "1,5,10", "pass@k values to report, comma-separated")
+	batch := fs.Int("batch", 8, "samples per judge call")
+	parallel := fs.Int("parallel", 4, "judge calls in flight")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	var startDate, endDate *string
+	var timeout *time.Duration
+	var language *string
+	switch bench {
+	case "lcb":
+		startDate = fs.String("start-date", "", "keep problems with contest_date on or after this day (YYYY-MM-DD)")
+		endDate = fs.String("end-date", "", "keep problems with contest_date on or before this day (YYYY-MM-DD)")
+		timeout = fs.Duration("timeout", 6*time.Second, "time limit per test (lcb_runner's default is 6s)")
+	case "codeforces":
+		language = fs.String("language", "python", "language of generations that name none: python or cpp")
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("eval: unknown benchmark %q: want lcb or codeforces", bench)
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("eval %s: %w", bench, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("eval %s: unexpected argument %q", bench, fs.Arg(0))
+	}
+	var missing []string
+	for name, v := range map[string]string{"problems": *problems, "generations": *generations, "out": *out} {
+		if v == "" {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("eval %s: missing %s", bench, strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}
+	ks, err := parseKs(*kList)
+	if err != nil {
+		return fmt.Errorf("eval %s: --k: %w", bench, err)
+	}
+	judge, release, err := newJudge(*server)
+	if err != nil {
+		return fmt.Errorf("eval %s: start judge: %w", bench, err)
+	}
+	if release != nil {
+		defer release()
+	}
+	var progress io.Writer = stderr
+	if *quiet {
+		progress = nil
+	}
+	var sum *Summary
+	switch bench {
+	case "lcb":
+		sum, err = RunLCB(ctx, LCBConfig{
+			Problems: *problems, Generations: *generations, Out: *out,
+			StartDate: *startDate, EndDate: *endDate, K: ks, TimeLimit: *timeout,
+			Batch: *batch, Parallel: *parallel,
+		}, judge, progress)
+	case "codeforces":
+		sum, err = RunCodeforces(ctx, CodeforcesConfig{
+			Problems: *problems, Generations: *generations, Out: *out,
+			Language: *language, K: ks, Batch: *batch, Parallel: *parallel,
+		}, judge, progress)
+	}
+	if err != nil {
+		return fmt.Errorf("eval %s: %w", bench, err)
+	}
+	PrintSummary(stdout, sum, *out)
+	for _, re := range sum.RowErrors {
+		fmt.Fprintf(stderr, "row %d %s: %s\n", re.Line, re.QuestionID, re.Err)
+	}
+	if sum.Errors > 0 {
+		return fmt.Errorf("eval %s: %d samples could not be graded (see %s); rerun to retry them", bench, sum.Errors, ReportFile)
+	}
+	return nil
+}
+
+const usage = `usage: rewardmesh eval lcb|codeforces --problems P --generations G --out DIR [--server URL] [flags]
+  lcb:        LiveCodeBench problem rows and generations; [--start-date D] [--end-date D] [--timeout 6s]
+  codeforces: Codeforces/CodeContests problems with limits, tests and optional checkers; [--language python]
+  both:       [--k 1,5,10] [--batch 8] [--parallel 4] [--quiet]
+`
+
+func parseKs(s string) ([]int, error) {
+	var ks []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		k, err := strconv.Atoi(f)
+		if err != nil || k <= 0 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		ks = append(ks, k)
+	}
+	if len(ks) == 0 {
+		return nil, errors.New("no k given")
+	}
+	return ks, nil
+}
+
+// PrintSummary writes the headline numbers of a run.
+func PrintSummary(w io.Writer, sum *Summary, dir string) {
+	fmt.Fprintf(w, "%s: %d problems, %d samples (%d judged, %d cached, %d judge calls) in %.1fs\n",
+		sum.Benchmark, sum.Problems, sum.Samples, sum.Judged, sum.Cached, sum.JudgeCalls, time.Duration(sum.Elapsed).Seconds())
+	for _, m := range sum.PassAtK {
+		fmt.Fprintf(w, "  pass@%d = %.4f\n", m.K, m.Value)
+	}
+	for _, g := range sum.ByDifficulty {
+		fmt.Fprintf(w, "  %-12s pass@1 = %.4f (%d problems)\n", g.Name, g.PassAt1, g.Problems)
+	}
+	if sum.Benchmark == "lcb" {
+		for _, g := range sum.ByPlatform {
+			fmt.Fprintf(w, "  %-12s pass@1 = %.4f (%d problems)\n", g.Name, g.PassAt1, g.Problems)
+		}
+	}
+	for _, c := range sum.Contests {
+		fmt.Fprintf(w, "  contest %-10s solved %d/%d, points %g\n", c.Contest, c.Solved, c.Problems, c.Points)
+	}
+	if len(sum.RowErrors) > 0 {
+		fmt.Fprintf(w, "  %d rows could not be evaluated (listed in the report)\n", len(sum.RowErrors))
+	}
+	fmt.Fprintf(w, "  files in %s: %s\n", dir, strings.Join(sum.Files, ", "))
+}

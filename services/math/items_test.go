@@ -1,0 +1,75 @@
+package mathsvc
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+func TestVerifyItem(t *testing.T) {
+	for _, tc := range []struct {
+		name, item string
+		want       string // the result as JSON
+	}{
+		{"correct", `{"id":7,"gold":"\\frac12","pred":"so \\boxed{0.5}"}`,
+			`{"id":7,"correct":true,"reward":1,"gold_answer":"\\frac12","pred_answer":"0.5"}`},
+		{"wrong with reason", `{"id":"a","gold":"(1,2,3)","pred":"(1,3,2)"}`,
+			`{"id":"a","correct":false,"reward":0,"gold_answer":"(1,2,3)","pred_answer":"(1,3,2)","reason":"mismatch"}`},
+		{"strict by default", `{"gold":"f(x)","pred":"f(y)"}`,
+			`{"correct":false,"reward":0,"gold_answer":"f(x)","pred_answer":"f(y)","reason":"mismatch"}`},
+		{"strict off", `{"gold":"f(x)","pred":"f(y)","strict":false}`,
+			`{"correct":true,"reward":1,"gold_answer":"f(x)","pred_answer":"f(y)"}`},
+		{"precision", `{"gold":"\\frac13","pred":"0.33","precision":2}`,
+			`{"correct":true,"reward":1,"gold_answer":"\\frac13","pred_answer":"0.33"}`},
+		{"gold list", `{"gold":["10","ten"],"pred":"ten"}`,
+			`{"correct":true,"reward":1,"gold_answer":"ten","pred_answer":"ten"}`},
+		{"missing pred", `{"id":1,"gold":"1"}`,
+			`{"id":1,"correct":false,"reward":0,"gold_answer":"","pred_answer":"","error":{"code":"invalid","message":"gold and pred are both required"}}`},
+		{"too large", `{"gold":"1","pred":"` + strings.Repeat("9", 70000) + `"}`,
+			`{"correct":false,"reward":0,"gold_answer":"","pred_answer":"","reason":"too_large"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := json.Marshal(verifyItem(context.Background(), json.RawMessage(tc.item)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRewardItem(t *testing.T) {
+	for _, tc := range []struct {
+		name, item string
+		reward     float64
+		errCode    reward.ErrorCode
+	}{
+		{"object reference", `{"id":"x","domain":"math","response":"\\boxed{4}","reference":{"gold":"4"}}`, 1, ""},
+		{"string reference", `{"domain":"math","response":"I get 5","reference":"4"}`, 0, ""},
+		{"strict off", `{"domain":"math","response":"y+1","reference":{"gold":"x+1","strict":false}}`, 1, ""},
+		{"wrong domain", `{"domain":"code","response":"4","reference":"4"}`, 0, reward.Invalid},
+		{"no gold", `{"domain":"math","response":"4","reference":{"answer":"4"}}`, 0, reward.Invalid},
+		{"bad precision", `{"domain":"math","response":"4","reference":{"gold":"4","precision":99}}`, 0, reward.Invalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, ok := rewardItem(context.Background(), json.RawMessage(tc.item)).(reward.Result)
+			if !ok {
+				t.Fatalf("rewardItem did not return a reward.Result")
+			}
+			if res.Reward != tc.reward {
+				t.Errorf("reward %v, want %v (%+v)", res.Reward, tc.reward, res)
+			}
+			if tc.errCode == "" && (res.Error != nil || len(res.Details) == 0 || res.Domain != reward.Math) {
+				t.Errorf("want details and no error: %+v", res)
+			}
+			if tc.errCode != "" && (res.Error == nil || res.Error.Code != tc.errCode) {
+				t.Errorf("want error %s: %+v", tc.errCode, res)
+			}
+		})
+	}
+}

@@ -1,0 +1,46 @@
+package verify
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rewardmesh/rewardmesh/shared/conformance"
+)
+
+// TestBenchPairs prints the per-pair latency over the conformance files and the
+// ratio to Math-Verify's stored timings. It asserts only that it ran: speed is
+// reported, never asserted.
+func TestBenchPairs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("latency report: skipped in -short")
+	}
+	rep, err := BenchPairs(context.Background(), conformance.Path(t, "math"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Pairs == 0 || rep.Median <= 0 {
+		t.Fatalf("empty report: %+v", rep)
+	}
+	t.Log(rep)
+}
+
+func BenchmarkVerifyConformance(b *testing.B) {
+	cases := readJSONL[verdictCase](b, conformance.Path(b, "math", "mathverify_cases.jsonl"))
+	cases = append(cases, readJSONL[verdictCase](b, conformance.Path(b, "math", "othergraders_cases.jsonl"))...)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c := cases[i%len(cases)]
+		i++
+		c.verdict(ctx)
+	}
+}
+
+func BenchmarkVerifySimple(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		Verify(ctx, `\frac{1}{2}`, `The answer is $\boxed{0.5}$.`, Options{Strict: true})
+	}
+}

@@ -1,0 +1,242 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// BenchOptions tunes Bench.
+type BenchOptions struct {
+	// Tests is how many runs each overhead measurement takes [200].
+	Tests int
+	// LoadFile is codecontests_load.jsonl (problems with stdin tests); empty
+	// skips the throughput measurement.
+	LoadFile string
+}
+
+// trivialPython reads a line and prints it back: what is measured is the cost of
+// starting and judging a program, not the program.
+const trivialPython = "print(input())\n"
+
+const trivialCpp = "#include <cstdio>\nint main(){char b[64];if(scanf(\"%63s\",b)==1)puts(b);}\n"
+
+// Bench measures the sandbox against the same programs run bare on this host, in
+// the same run: the time per test through the service (one submission, tests in
+// sequence) against a bare fork/exec per test, and the throughput on a load of
+// real stdin tests. It writes a report to w.
+func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) error {
+	if opts.Tests <= 0 {
+		opts.Tests = 200
+	}
+	fmt.Fprintf(w, "sandbox bench: %d tests per measurement, GOMAXPROCS-visible CPUs, concurrency %d, test parallelism %d\n",
+		opts.Tests, s.cfg.Concurrency, s.cfg.TestParallel)
+	for _, lang := range []Language{Python, Cpp} {
+		if err := benchOverhead(ctx, s, lang, opts.Tests, w); err != nil {
+			return err
+		}
+	}
+	if opts.LoadFile != "" {
+		if err := benchThroughput(ctx, s, opts.LoadFile, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n int, w io.Writer) error {
+	src := trivialPython
+	if lang == Cpp {
+		src = trivialCpp
+	}
+	tests := make([]reward.TestCase, n)
+	for i := range tests {
+		tests[i] = reward.TestCase{Input: fmt.Sprintf("%d\n", i), Output: fmt.Sprintf("%d\n", i)}
+	}
+	sp, err := s.validateJudge(JudgeItem{Language: string(lang), Source: src, Tests: tests, TimeLimitMS: 2000})
+	if err != nil {
+		return err
+	}
+	sp.parallel = 1
+
+	// Warm up: a first submission compiles (C++) and fills the pool.
+	if _, err := s.judge(ctx, sp); err != nil {
+		return fmt.Errorf("bench %s warm-up: %w", lang, err)
+	}
+	bare, err := bareRun(ctx, lang, src, tests)
+	if err != nil {
+		fmt.Fprintf(w, "%-6s bare run unavailable on this host (%v); service only\n", lang, err)
+	}
+	// Service and bare runs alternate, so both see the same machine load.
+	var svc, base []time.Duration
+	for range 3 {
+		start := time.Now()
+		res, err := s.judge(ctx, sp)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", lang, err)
+		}
+		if res.Verdict != reward.Accepted {
+			return fmt.Errorf("bench %s: verdict %s (%s)", lang, res.Verdict, res.CompileOutput)
+		}
+		svc = append(svc, time.Since(start)/time.Duration(n))
+		if bare != nil {
+			d, err := bare()
+			if err != nil {
+				return fmt.Errorf("bench %s bare: %w", lang, err)
+			}
+			base = append(base, d/time.Duration(n))
+		}
+	}
+	sv := median(svc)
+	if len(base) == 0 {
+		fmt.Fprintf(w, "%-6s per test: service %.2f ms\n", lang, ms(sv))
+		return nil
+	}
+	b := median(base)
+	fmt.Fprintf(w, "%-6s per test: service %.2f ms, bare %.2f ms, ratio %.2f, overhead %.2f ms\n",
+		lang, ms(sv), ms(b), float64(sv)/float64(b), ms(sv-b))
+	return nil
+}
+
+// bareRun prepares the program on the host and returns a function that runs it
+// once per test, in sequence, with plain fork/exec, and checks each output.
+func bareRun(ctx context.Context, lang Language, src string, tests []reward.TestCase) (func() (time.Duration, error), error) {
+	dir, err := os.MkdirTemp("", "rewardmesh-bench-")
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, func() { os.RemoveAll(dir) })
+	var argv []string
+	switch lang {
+	case Python:
+		path := filepath.Join(dir, "main.py")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			return nil, err
+		}
+		// The system interpreter is the one the image has (Debian's); a python3
+		// earlier on PATH may be a wrapper script (pyenv) that costs more.
+		py := "/usr/bin/python3"
+		if _, err := os.Stat(py); err != nil {
+			if py, err = exec.LookPath("python3"); err != nil {
+				return nil, err
+			}
+		}
+		argv = []string{py, path}
+	case Cpp:
+		path := filepath.Join(dir, "main.cpp")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			return nil, err
+		}
+		bin := filepath.Join(dir, "main")
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(cctx, "g++", append(append([]string{}, cppFlags...), "-o", bin, path)...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("g++: %v: %s", err, out)
+		}
+		argv = []string{bin}
+	}
+	cmp := Comparer{Mode: CompareLCB}
+	return func() (time.Duration, error) {
+		start := time.Now()
+		for _, tc := range tests {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
+			cmd.Stdin = strings.NewReader(tc.Input)
+			out, err := cmd.Output()
+			cancel()
+			if err != nil {
+				return 0, err
+			}
+			if !cmp.Equal(string(out), tc.Output) {
+				return 0, fmt.Errorf("bare run printed %q for %q", out, tc.Input)
+			}
+		}
+		return time.Since(start), nil
+	}, nil
+}
+
+// benchThroughput judges an echo program against every test of the load file,
+// all problems at once, and reports tests per second. The verdicts do not matter
+// (the file has no solutions); every test is run (stop_on_fail off).
+func benchThroughput(ctx context.Context, s *Sandbox, path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open load file: %w", err)
+	}
+	defer f.Close()
+	var problems [][]reward.TestCase
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	total := 0
+	for sc.Scan() {
+		var row struct {
+			Tests []reward.TestCase `json:"tests"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			return fmt.Errorf("decode load file: %w", err)
+		}
+		if len(row.Tests) > 0 {
+			problems = append(problems, row.Tests)
+			total += len(row.Tests)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read load file: %w", err)
+	}
+	const echo = "import sys\nsys.stdout.write(sys.stdin.read())\n"
+	no := false
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(problems))
+	counts := make(chan int, len(problems))
+	for _, tests := range problems {
+		wg.Go(func() {
+			for {
+				res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: echo, Tests: tests, Compare: "tokens", StopOnFail: &no, TimeLimitMS: 5000})
+				if e, ok := err.(*reward.Error); ok && e.Code == reward.Busy {
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				counts <- len(res.Tests)
+				return
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	close(counts)
+	if err := <-errs; err != nil {
+		return fmt.Errorf("throughput: %w", err)
+	}
+	ran := 0
+	for c := range counts {
+		ran += c
+	}
+	fmt.Fprintf(w, "throughput: %d problems, %d tests run of %d, %.1fs, %.0f tests/s (python echo, tokens compare)\n",
+		len(problems), ran, total, elapsed.Seconds(), float64(ran)/elapsed.Seconds())
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

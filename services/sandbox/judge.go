@@ -1,0 +1,600 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/rewardmesh/rewardmesh/services/sandbox/pool"
+	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// RunItem is an item of POST /v1/code/run.
+type RunItem struct {
+	Language      string `json:"language"`
+	Source        string `json:"source"`
+	Stdin         string `json:"stdin,omitempty"`
+	TimeLimitMS   int    `json:"time_limit_ms,omitempty"`
+	MemoryLimitMB int    `json:"memory_limit_mb,omitempty"`
+}
+
+// RunResult answers a RunItem. Status is ok, tle, mle, re, ce, ole or se.
+type RunResult struct {
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	TimeMS   int64  `json:"time_ms"`
+	MemoryKB int64  `json:"memory_kb"`
+}
+
+// JudgeItem is an item of POST /v1/code/judge.
+type JudgeItem struct {
+	Language      string            `json:"language"`
+	Source        string            `json:"source"`
+	Tests         []reward.TestCase `json:"tests"`
+	Mode          string            `json:"mode,omitempty"` // stdin (default) or functional
+	FnName        string            `json:"fn_name,omitempty"`
+	TimeLimitMS   int               `json:"time_limit_ms,omitempty"`
+	MemoryLimitMB int               `json:"memory_limit_mb,omitempty"`
+	Compare       string            `json:"compare,omitempty"`
+	Checker       *Checker          `json:"checker,omitempty"`
+	StopOnFail    *bool             `json:"stop_on_fail,omitempty"` // default true
+}
+
+// Checker is a testlib-style special checker, called as `checker input output answer`.
+type Checker struct {
+	Language string `json:"language"`
+	Source   string `json:"source"`
+}
+
+// JudgeResult answers a JudgeItem.
+type JudgeResult struct {
+	Verdict       reward.Verdict `json:"verdict"`
+	Passed        int            `json:"passed"`
+	Total         int            `json:"total"`
+	Tests         []TestResult   `json:"tests"`
+	CompileOutput string         `json:"compile_output,omitempty"`
+}
+
+// TestResult is one test's outcome.
+type TestResult struct {
+	Verdict  reward.Verdict `json:"verdict"`
+	TimeMS   int64          `json:"time_ms"`
+	MemoryKB int64          `json:"memory_kb"`
+}
+
+// Compile limits: generous, since a compile error must come from the source.
+var compileLimits = runner.Limits{CPUMillis: 30000, WallMillis: 60000, MemoryBytes: 1536 << 20, OutputBytes: 1 << 20, FileBytes: 256 << 20, Processes: 64}
+
+// cppFlags are the flags every C++ submission compiles with; the image's
+// precompiled bits/stdc++.h was built with exactly these.
+var cppFlags = []string{"-O2", "-std=c++17", "-pipe"}
+
+// judgeSpec is a validated JudgeItem.
+type judgeSpec struct {
+	lang       Language
+	source     string
+	tests      []reward.TestCase
+	functional bool
+	fnName     string
+	limits     runner.Limits
+	cmp        Comparer
+	checker    *Checker
+	checkLang  Language
+	stopOnFail bool
+	parallel   int // tests at once; 0 is the sandbox's TestParallel
+}
+
+func (s *Sandbox) limits(timeMS, memMB int) (runner.Limits, error) {
+	if timeMS < 0 || memMB < 0 {
+		return runner.Limits{}, reward.Errorf(reward.Invalid, "time_limit_ms and memory_limit_mb must not be negative")
+	}
+	if timeMS == 0 {
+		timeMS = s.cfg.DefaultTimeLimitMS
+	}
+	if memMB == 0 {
+		memMB = s.cfg.DefaultMemoryLimitMB
+	}
+	if timeMS > s.cfg.MaxTimeLimitMS {
+		return runner.Limits{}, reward.Errorf(reward.Invalid, "time_limit_ms %d is over the sandbox's %d", timeMS, s.cfg.MaxTimeLimitMS)
+	}
+	if maxMB := s.cfg.maxTestMemoryMB(); memMB > maxMB {
+		return runner.Limits{}, reward.Errorf(reward.Invalid, "memory_limit_mb %d is over the sandbox's %d", memMB, maxMB)
+	}
+	return runner.Limits{
+		CPUMillis: int64(timeMS),
+		// Wall time allows for a loaded host, but a sleeping program is still
+		// stopped soon after its CPU limit.
+		WallMillis:  int64(timeMS) + max(500, int64(timeMS)/2),
+		MemoryBytes: int64(memMB) << 20,
+		OutputBytes: s.cfg.OutputLimitBytes,
+		FileBytes:   64 << 20,
+		Processes:   128,
+	}, nil
+}
+
+func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
+	var sp judgeSpec
+	lang, ok := ParseLanguage(it.Language)
+	if !ok {
+		return sp, reward.Errorf(reward.Invalid, "language %q: want python or cpp", it.Language)
+	}
+	if len(it.Tests) == 0 {
+		return sp, reward.Errorf(reward.Invalid, "tests: at least one test is needed")
+	}
+	sp.lang, sp.source, sp.tests = lang, it.Source, it.Tests
+	switch it.Mode {
+	case "", "stdin":
+	case "functional":
+		if lang != Python {
+			return sp, reward.Errorf(reward.Invalid, "mode functional: only python is supported")
+		}
+		if !isIdentifier(it.FnName) {
+			return sp, reward.Errorf(reward.Invalid, "fn_name %q: a Python identifier is needed in functional mode", it.FnName)
+		}
+		for i, t := range it.Tests {
+			if err := functionalArgsValid(t.Input); err != nil {
+				return sp, reward.Errorf(reward.Invalid, "tests[%d].input: %v", i, err)
+			}
+			if !json.Valid([]byte(t.Output)) {
+				return sp, reward.Errorf(reward.Invalid, "tests[%d].output: a JSON value is needed in functional mode", i)
+			}
+		}
+		sp.functional, sp.fnName = true, it.FnName
+	default:
+		return sp, reward.Errorf(reward.Invalid, "mode %q: want stdin or functional", it.Mode)
+	}
+	cmp, err := ParseCompare(it.Compare)
+	if err != nil {
+		return sp, reward.Errorf(reward.Invalid, "%v", err)
+	}
+	sp.cmp = cmp
+	if sp.limits, err = s.limits(it.TimeLimitMS, it.MemoryLimitMB); err != nil {
+		return sp, err
+	}
+	if it.Checker != nil {
+		cl, ok := ParseLanguage(it.Checker.Language)
+		if !ok {
+			return sp, reward.Errorf(reward.Invalid, "checker.language %q: want python or cpp", it.Checker.Language)
+		}
+		if sp.functional {
+			return sp, reward.Errorf(reward.Invalid, "checker: only stdin tests take a checker")
+		}
+		sp.checker, sp.checkLang = it.Checker, cl
+	}
+	sp.stopOnFail = it.StopOnFail == nil || *it.StopOnFail
+	return sp, nil
+}
+
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// Judge runs a submission against its tests.
+func (s *Sandbox) Judge(ctx context.Context, it JudgeItem) (JudgeResult, error) {
+	sp, err := s.validateJudge(it)
+	if err != nil {
+		return JudgeResult{}, err
+	}
+	release, err := s.admit(ctx)
+	if err != nil {
+		return JudgeResult{}, err
+	}
+	defer release()
+	return s.judge(ctx, sp)
+}
+
+// session is one submission's container.
+type session struct {
+	s    *Sandbox
+	pool *pool.Pool
+	c    *pool.Container
+	bad  bool // the container must not serve again
+}
+
+func (s *Sandbox) open(ctx context.Context, lang Language) (*session, error) {
+	p, err := s.poolFor(ctx, lang)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		if errors.Is(err, pool.ErrClosed) {
+			return nil, reward.Errorf(reward.Unavailable, "the sandbox is shutting down")
+		}
+		return nil, reward.Errorf(reward.Unavailable, "get a %s sandbox: %v", lang, err)
+	}
+	return &session{s: s, pool: p, c: c}, nil
+}
+
+func (ss *session) close() {
+	if ss.bad {
+		ss.pool.Discard(ss.c)
+		return
+	}
+	ss.pool.Release(ss.c)
+}
+
+// do sends a request; any failure of the exchange itself marks the container bad.
+func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response, error) {
+	resp, err := ss.c.Do(ctx, req)
+	if err != nil && (errors.Is(err, pool.ErrAgentGone) || ctx.Err() != nil) {
+		ss.bad = true
+	}
+	return resp, err
+}
+
+// prepared is a submission ready to run: the command for a test.
+type prepared struct {
+	argv          []string
+	compileOutput string
+	compileFailed bool
+}
+
+// prepare writes the submission into the session and compiles it (C++) or checks
+// its syntax (Python).
+func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string) (prepared, error) {
+	switch lang {
+	case Python:
+		files := map[string]runner.File{
+			solutionFile: {Data: []byte(source)},
+			"check.py":   {Data: []byte(syntaxCheck(functional))},
+		}
+		argv := []string{"python3", solutionFile}
+		if functional {
+			files[harnessFile] = runner.File{Data: []byte(functionalHarness(fnName))}
+			argv = []string{"python3", harnessFile}
+		}
+		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
+			return prepared{}, fmt.Errorf("write the submission: %w", err)
+		}
+		resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: []string{"python3", "check.py"}, Limits: compileLimits})
+		if err != nil {
+			return prepared{}, fmt.Errorf("check the submission's syntax: %w", err)
+		}
+		if resp.Status != runner.StatusOK {
+			if resp.Status == runner.StatusFailed {
+				return prepared{}, fmt.Errorf("check the submission's syntax: %s", resp.Error)
+			}
+			return prepared{compileFailed: true, compileOutput: string(resp.Stderr)}, nil
+		}
+		return prepared{argv: argv}, nil
+	case Cpp:
+		return ss.compileCpp(ctx, source, "main")
+	}
+	return prepared{}, fmt.Errorf("no way to prepare %s", lang)
+}
+
+// compileCpp compiles source to ./name, or writes the binary an identical
+// source compiled to before.
+func (ss *session) compileCpp(ctx context.Context, source, name string) (prepared, error) {
+	sum := sha256.Sum256([]byte(strings.Join(cppFlags, " ") + "\x00" + source))
+	key := hex.EncodeToString(sum[:])
+	entry, leader := ss.s.cache.begin(key)
+	if !leader {
+		select {
+		case <-entry.done:
+		case <-ctx.Done():
+			return prepared{}, fmt.Errorf("wait for an identical compile: %w", ctx.Err())
+		}
+	}
+	if leader {
+		entry.result, entry.binary, entry.err = ss.compileIn(ctx, source, name)
+		ss.s.cache.finish(key, entry)
+		return entry.result, entry.err
+	}
+	if entry.err != nil || entry.result.compileFailed {
+		return entry.result, entry.err
+	}
+	if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{name: {Data: entry.binary, Exec: true}}}); err != nil {
+		return prepared{}, fmt.Errorf("write the compiled binary: %w", err)
+	}
+	return prepared{argv: []string{"./" + name}, compileOutput: entry.result.compileOutput}, nil
+}
+
+func (ss *session) compileIn(ctx context.Context, source, name string) (prepared, []byte, error) {
+	src := name + ".cpp"
+	if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{src: {Data: []byte(source)}}}); err != nil {
+		return prepared{}, nil, fmt.Errorf("write the submission: %w", err)
+	}
+	argv := append(append([]string{"g++"}, cppFlags...), "-o", name, src)
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Limits: compileLimits})
+	if err != nil {
+		return prepared{}, nil, fmt.Errorf("compile: %w", err)
+	}
+	if resp.Status == runner.StatusFailed {
+		return prepared{}, nil, fmt.Errorf("compile: %s", resp.Error)
+	}
+	out := string(resp.Stderr)
+	if resp.Status != runner.StatusOK {
+		if resp.Status == runner.StatusTLE {
+			out += "\ncompilation exceeded its time limit"
+		}
+		return prepared{compileFailed: true, compileOutput: out}, nil, nil
+	}
+	bin, err := ss.do(ctx, runner.Request{Op: runner.OpRead, Path: name})
+	if err != nil {
+		return prepared{}, nil, fmt.Errorf("read the compiled binary: %w", err)
+	}
+	return prepared{argv: []string{"./" + name}, compileOutput: out}, bin.Data, nil
+}
+
+func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) {
+	res := JudgeResult{Total: len(sp.tests)}
+	ss, err := s.open(ctx, sp.lang)
+	if err != nil {
+		return res, err
+	}
+	defer ss.close()
+	prep, err := ss.prepare(ctx, sp.lang, sp.source, sp.functional, sp.fnName)
+	if err != nil {
+		return s.systemError(ctx, res, err)
+	}
+	res.CompileOutput = prep.compileOutput
+	if prep.compileFailed {
+		res.Verdict = reward.CompileError
+		return res, nil
+	}
+	var check *checkerSession
+	if sp.checker != nil {
+		check, err = s.openChecker(ctx, sp.checker, sp.checkLang)
+		if err != nil {
+			return res, err
+		}
+		defer check.close()
+	}
+
+	results := make([]*TestResult, len(sp.tests))
+	var (
+		mu        sync.Mutex
+		firstFail = len(sp.tests) // lowest index of a failed test
+		sysErr    error
+	)
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range sp.tests {
+			mu.Lock()
+			stop := (sp.stopOnFail && firstFail < len(sp.tests)) || sysErr != nil
+			mu.Unlock()
+			if stop || ctx.Err() != nil {
+				return
+			}
+			next <- i
+		}
+	}()
+	parallel := sp.parallel
+	if parallel <= 0 {
+		parallel = s.cfg.TestParallel
+	}
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			for i := range next {
+				tr, err := ss.runTest(ctx, sp, prep.argv, sp.tests[i], check)
+				mu.Lock()
+				if err != nil {
+					if sysErr == nil {
+						sysErr = err
+					}
+				} else {
+					results[i] = &tr
+					if tr.Verdict != reward.Accepted && i < firstFail {
+						firstFail = i
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	// Drain the feeder if the workers stopped early.
+	for range next {
+	}
+	if sysErr != nil {
+		return s.systemError(ctx, res, sysErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, reward.Errorf(reward.Timeout, "judging stopped at the deadline: %v", err)
+	}
+	res.Verdict = reward.Accepted
+	for i, tr := range results {
+		if tr == nil || (sp.stopOnFail && i > firstFail) {
+			break
+		}
+		res.Tests = append(res.Tests, *tr)
+		if tr.Verdict == reward.Accepted {
+			res.Passed++
+		} else if res.Verdict == reward.Accepted {
+			res.Verdict = tr.Verdict
+		}
+	}
+	return res, nil
+}
+
+// systemError turns a failure of ours into the SE verdict, or into a timeout when
+// the caller's deadline was the cause.
+func (s *Sandbox) systemError(ctx context.Context, res JudgeResult, err error) (JudgeResult, error) {
+	if ctx.Err() != nil {
+		return res, reward.Errorf(reward.Timeout, "judging stopped at the deadline: %v", err)
+	}
+	var rerr *reward.Error
+	if errors.As(err, &rerr) {
+		return res, rerr
+	}
+	s.log.Warn("sandbox system error", "err", err)
+	res.Verdict = reward.SystemError
+	res.Tests = nil
+	res.Passed = 0
+	res.CompileOutput = err.Error()
+	return res, nil
+}
+
+// runTest runs one test and decides its verdict.
+func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc reward.TestCase, check *checkerSession) (TestResult, error) {
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(tc.Input), Limits: sp.limits})
+	if err != nil {
+		return TestResult{}, fmt.Errorf("run a test: %w", err)
+	}
+	tr := TestResult{TimeMS: timeMS(resp, sp.limits), MemoryKB: resp.MemoryKB}
+	if resp.Status == runner.StatusFailed {
+		return tr, fmt.Errorf("run a test: %s", resp.Error)
+	}
+	tr.Verdict = runVerdict(sp.lang, resp)
+	if tr.Verdict != reward.Accepted {
+		return tr, nil
+	}
+	switch {
+	case sp.functional:
+		got, ok, err := functionalResult(string(resp.Stdout))
+		if err != nil {
+			tr.Verdict = reward.RuntimeError
+			return tr, nil
+		}
+		if !ok {
+			tr.Verdict = reward.WrongAnswer
+			return tr, nil
+		}
+		equal, err := pyEqualJSON(got, []byte(tc.Output))
+		if err != nil || !equal {
+			tr.Verdict = reward.WrongAnswer
+		}
+	case check != nil:
+		v, err := check.check(ctx, tc, resp.Stdout)
+		if err != nil {
+			return tr, err
+		}
+		tr.Verdict = v
+	default:
+		if !sp.cmp.Equal(string(resp.Stdout), tc.Output) {
+			tr.Verdict = reward.WrongAnswer
+		}
+	}
+	return tr, nil
+}
+
+// timeMS reports CPU time, or wall time when the wall clock stopped the program
+// (a sleeping program uses no CPU).
+func timeMS(resp runner.Response, lim runner.Limits) int64 {
+	cpu := resp.CPUMicros / 1000
+	if resp.Status == runner.StatusTLE && cpu <= lim.CPUMillis {
+		return resp.WallMicros / 1000
+	}
+	return cpu
+}
+
+// runVerdict maps how a program ended to a verdict before its output is
+// compared. Running out of memory shows as a language's own error under an
+// address-space limit: Python's MemoryError, C++'s std::bad_alloc.
+func runVerdict(lang Language, resp runner.Response) reward.Verdict {
+	switch resp.Status {
+	case runner.StatusOK:
+		return reward.Accepted
+	case runner.StatusTLE:
+		return reward.TimeLimitExceeded
+	case runner.StatusMLE:
+		return reward.MemoryLimitExceeded
+	case runner.StatusOLE:
+		return reward.OutputLimitExceeded
+	case runner.StatusFailed:
+		return reward.SystemError
+	}
+	if outOfMemory(lang, resp) {
+		return reward.MemoryLimitExceeded
+	}
+	return reward.RuntimeError
+}
+
+func outOfMemory(lang Language, resp runner.Response) bool {
+	stderr := string(resp.Stderr)
+	switch lang {
+	case Python:
+		last := lastLine(stderr)
+		return strings.HasPrefix(last, "MemoryError")
+	case Cpp:
+		return resp.Signal == int(syscall.SIGABRT) && strings.Contains(stderr, "std::bad_alloc")
+	}
+	return false
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n\r ")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// Run runs a program once on the given stdin.
+func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
+	lang, ok := ParseLanguage(it.Language)
+	if !ok {
+		return RunResult{}, reward.Errorf(reward.Invalid, "language %q: want python or cpp", it.Language)
+	}
+	lim, err := s.limits(it.TimeLimitMS, it.MemoryLimitMB)
+	if err != nil {
+		return RunResult{}, err
+	}
+	release, err := s.admit(ctx)
+	if err != nil {
+		return RunResult{}, err
+	}
+	defer release()
+	ss, err := s.open(ctx, lang)
+	if err != nil {
+		return RunResult{}, err
+	}
+	defer ss.close()
+	prep, err := ss.prepare(ctx, lang, it.Source, false, "")
+	if err != nil {
+		return s.runSystemError(ctx, err)
+	}
+	if prep.compileFailed {
+		return RunResult{Status: "ce", ExitCode: 1, Stderr: prep.compileOutput}, nil
+	}
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: prep.argv, Stdin: []byte(it.Stdin), Limits: lim})
+	if err != nil {
+		return s.runSystemError(ctx, err)
+	}
+	status := strings.ToLower(string(runVerdict(lang, resp)))
+	if status == "ac" {
+		status = "ok"
+	}
+	return RunResult{
+		Status:   status,
+		ExitCode: resp.ExitCode,
+		Stdout:   strings.ToValidUTF8(string(resp.Stdout), "\uFFFD"),
+		Stderr:   strings.ToValidUTF8(string(resp.Stderr), "\uFFFD"),
+		TimeMS:   timeMS(resp, lim),
+		MemoryKB: resp.MemoryKB,
+	}, nil
+}
+
+func (s *Sandbox) runSystemError(ctx context.Context, err error) (RunResult, error) {
+	if ctx.Err() != nil {
+		return RunResult{}, reward.Errorf(reward.Timeout, "run stopped at the deadline: %v", err)
+	}
+	var rerr *reward.Error
+	if errors.As(err, &rerr) {
+		return RunResult{}, rerr
+	}
+	s.log.Warn("sandbox system error", "err", err)
+	return RunResult{Status: "se", ExitCode: -1, Stderr: err.Error()}, nil
+}

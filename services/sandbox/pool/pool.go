@@ -1,0 +1,572 @@
+// Package pool keeps warm sandbox containers (Docker, through moby/moby/client),
+// each running the runner agent, and hands one to a submission at a time. A
+// container goes back to the pool only after its agent has killed every process
+// and wiped every writable place; one that cannot be reset is removed and
+// replaced. Every container carries the label `rewardmesh.sandbox` and its
+// owner's identity, so a reconciler can remove the ones nobody owns.
+package pool
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
+)
+
+// Labels every sandbox container carries.
+const (
+	LabelSandbox = "rewardmesh.sandbox"       // present on all of them
+	LabelOwner   = "rewardmesh.sandbox.owner" // the owning pool's instance id
+	LabelHost    = "rewardmesh.sandbox.host"  // the owner's host name
+	LabelPID     = "rewardmesh.sandbox.pid"   // the owner's process id
+	LabelStart   = "rewardmesh.sandbox.start" // the owner process's start time, to tell a reused pid
+)
+
+// Config describes one pool: one image, containers with the same limits.
+type Config struct {
+	Name   string // for logs: python, cpp
+	Image  string
+	Docker *client.Client
+	Owner  Owner
+
+	Warm int // idle containers kept ready
+	Max  int // containers at most, busy and idle
+
+	MemoryBytes int64   // the container's memory cgroup limit (no swap)
+	PidsLimit   int64   // the container's pids cgroup limit
+	CPUs        float64 // CPU quota; 0 leaves it unset
+	WorkBytes   int64   // size of the /work tmpfs
+	TmpBytes    int64   // size of /tmp and /dev/shm
+	MaxUses     int     // submissions a container serves before it is replaced
+
+	Logger *slog.Logger
+}
+
+// Owner identifies the process that owns containers.
+type Owner struct {
+	ID    string // unique per pool owner instance
+	Host  string
+	PID   int
+	Start string // process start time (from /proc), "" if unknown
+}
+
+// Self is the identity of this process, with a fresh instance id.
+func Self() Owner {
+	host, _ := os.Hostname()
+	pid := os.Getpid()
+	return Owner{
+		ID:    fmt.Sprintf("%s-%d-%08x", host, pid, rand.Uint32()),
+		Host:  host,
+		PID:   pid,
+		Start: processStart(pid),
+	}
+}
+
+// processStart reads field 22 of /proc/PID/stat: the start time, which tells a
+// live owner from a later process that reused its pid.
+func processStart(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	// The command name may hold spaces; fields count from its closing paren.
+	i := len(data) - 1
+	for i >= 0 && data[i] != ')' {
+		i--
+	}
+	fields := splitFields(string(data[i+1:]))
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19]
+}
+
+func splitFields(s string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ' ' || s[i] == '\n' {
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	return out
+}
+
+// Pool is a warm pool of containers of one image.
+type Pool struct {
+	cfg  Config
+	log  *slog.Logger
+	idle chan *Container
+
+	mu     sync.Mutex
+	live   map[string]*Container // every container this pool created and has not removed
+	total  int                   // live plus being created
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup // the filler
+	jobs   sync.WaitGroup // releases and discards
+	uidSeq atomic.Int64
+}
+
+// ErrClosed is returned by Acquire after Close.
+var ErrClosed = errors.New("sandbox pool is closed")
+
+// New starts a pool and its filler, which keeps Warm containers ready.
+func New(cfg Config) *Pool {
+	if cfg.Max <= 0 {
+		cfg.Max = 4
+	}
+	cfg.Warm = min(cfg.Warm, cfg.Max)
+	if cfg.MaxUses <= 0 {
+		cfg.MaxUses = 200
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Pool{
+		cfg:  cfg,
+		log:  cfg.Logger.With("pool", cfg.Name),
+		idle: make(chan *Container, cfg.Max),
+		live: map[string]*Container{},
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	// Distinct uids per container keep RLIMIT_NPROC, which counts per uid across
+	// the host, from letting one container's fork bomb starve another's.
+	p.uidSeq.Store(int64(200000 + rand.IntN(1_000_000)*8))
+	p.wg.Go(p.fill)
+	return p
+}
+
+// fill keeps Warm idle containers, replacing the ones that were used up.
+func (p *Pool) fill() {
+	for {
+		for p.needWarm() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			c, err := p.create(ctx)
+			cancel()
+			if err != nil {
+				p.log.Warn("start warm container", "err", err)
+				break
+			}
+			p.put(c)
+		}
+		select {
+		case <-p.done:
+			return
+		case <-p.wake:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+func (p *Pool) needWarm() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.total >= p.cfg.Max {
+		return false
+	}
+	return len(p.idle) < p.cfg.Warm
+}
+
+func (p *Pool) kick() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// put hands an idle container to the pool, or removes it if the pool closed.
+func (p *Pool) put(c *Container) {
+	p.mu.Lock()
+	closed := p.closed
+	if !closed {
+		p.idle <- c // never blocks: idle holds at most Max containers
+	}
+	p.mu.Unlock()
+	if closed {
+		p.remove(c)
+	}
+}
+
+// Acquire returns a container for one submission: an idle one, a new one when
+// the pool is below Max, else the next one released.
+func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
+	for {
+		select {
+		case c := <-p.idle:
+			p.kick()
+			if c.Alive() {
+				return c, nil
+			}
+			p.remove(c)
+			continue
+		default:
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if p.total < p.cfg.Max {
+			p.total++
+			p.mu.Unlock()
+			c, err := p.createCounted(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+		p.mu.Unlock()
+		select {
+		case c := <-p.idle:
+			p.kick()
+			if c.Alive() {
+				return c, nil
+			}
+			p.remove(c)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for a %s container: %w", p.cfg.Name, ctx.Err())
+		case <-p.done:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// Release gives a container back after a submission. It is reset before another
+// submission sees it; one that cannot be reset (or has served MaxUses) is removed.
+func (p *Pool) Release(c *Container) {
+	p.background(func() {
+		c.uses++
+		if c.Alive() && c.uses < p.cfg.MaxUses {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := c.Do(ctx, runner.Request{Op: runner.OpReset})
+			cancel()
+			if err == nil {
+				p.put(c)
+				return
+			}
+			p.log.Warn("reset failed; replacing the container", "container", short(c.ID), "err", err)
+		}
+		p.remove(c)
+		p.kick()
+	})
+}
+
+// background runs fn on its own goroutine, which Close waits for; after Close it
+// runs fn at once, so no container outlives Close.
+func (p *Pool) background(fn func()) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		fn()
+		return
+	}
+	p.jobs.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.jobs.Done()
+		fn()
+	}()
+}
+
+// Discard removes a container that must not serve again (its agent misbehaved).
+func (p *Pool) Discard(c *Container) {
+	p.background(func() {
+		p.remove(c)
+		p.kick()
+	})
+}
+
+func (p *Pool) create(ctx context.Context) (*Container, error) {
+	p.mu.Lock()
+	if p.closed || p.total >= p.cfg.Max {
+		p.mu.Unlock()
+		return nil, errors.New("pool full or closed")
+	}
+	p.total++
+	p.mu.Unlock()
+	return p.createCounted(ctx)
+}
+
+// createCounted creates a container for a slot already counted in total.
+func (p *Pool) createCounted(ctx context.Context) (*Container, error) {
+	c, err := p.start(ctx)
+	p.mu.Lock()
+	if err != nil {
+		p.total--
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.live[c.ID] = c
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		p.remove(c)
+		return nil, ErrClosed
+	}
+	return c, nil
+}
+
+func (p *Pool) start(ctx context.Context) (*Container, error) {
+	docker := p.cfg.Docker
+	uid := p.uidSeq.Add(1)
+	pids := p.cfg.PidsLimit
+	tmpfs := func(size int64) string {
+		return "rw,exec,nosuid,nodev,mode=1777,size=" + strconv.FormatInt(size, 10)
+	}
+	o := p.cfg.Owner
+	res := container.Resources{
+		Memory:     p.cfg.MemoryBytes,
+		MemorySwap: p.cfg.MemoryBytes,
+		PidsLimit:  &pids,
+		NanoCPUs:   int64(p.cfg.CPUs * 1e9),
+		Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1024}},
+	}
+	created, err := docker.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:           p.cfg.Image,
+			User:            fmt.Sprintf("%d:%d", uid, uid),
+			OpenStdin:       true,
+			StdinOnce:       true, // the agent sees EOF, and exits, when its owner goes away
+			AttachStdin:     true,
+			AttachStdout:    true,
+			AttachStderr:    true,
+			NetworkDisabled: true,
+			WorkingDir:      "/work",
+			Labels: map[string]string{
+				LabelSandbox: p.cfg.Name,
+				LabelOwner:   o.ID,
+				LabelHost:    o.Host,
+				LabelPID:     strconv.Itoa(o.PID),
+				LabelStart:   o.Start,
+			},
+		},
+		HostConfig: &container.HostConfig{
+			NetworkMode:    "none",
+			ReadonlyRootfs: true,
+			Tmpfs:          map[string]string{"/work": tmpfs(p.cfg.WorkBytes), "/tmp": tmpfs(p.cfg.TmpBytes)},
+			ShmSize:        p.cfg.TmpBytes,
+			CapDrop:        []string{"ALL"},
+			SecurityOpt:    []string{"no-new-privileges"},
+			IpcMode:        container.IPCModePrivate,
+			LogConfig:      container.LogConfig{Type: "none"}, // the protocol is not a log
+			Resources:      res,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create %s container: %w", p.cfg.Name, err)
+	}
+	id := created.ID
+	fail := func(err error) (*Container, error) {
+		// The daemon may hold a half-made container; remove it on a fresh deadline.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		_, _ = docker.ContainerRemove(rctx, id, client.ContainerRemoveOptions{Force: true})
+		return nil, err
+	}
+	att, err := docker.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return fail(fmt.Errorf("attach %s container: %w", p.cfg.Name, err))
+	}
+	if _, err := docker.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		att.Close()
+		return fail(fmt.Errorf("start %s container: %w", p.cfg.Name, err))
+	}
+	c := newContainer(id, att.HijackedResponse)
+	if _, err := c.Do(ctx, runner.Request{Op: runner.OpPing}); err != nil {
+		c.close()
+		return fail(fmt.Errorf("ping the agent in %s: %w", short(id), err))
+	}
+	return c, nil
+}
+
+// remove kills and removes a container; it runs on its own deadline, whatever
+// happened to the request that used it.
+func (p *Pool) remove(c *Container) {
+	c.close()
+	p.mu.Lock()
+	_, ok := p.live[c.ID]
+	if ok {
+		delete(p.live, c.ID)
+		p.total--
+	}
+	p.mu.Unlock()
+	if !ok {
+		return // removed already
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := p.cfg.Docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+	if err != nil {
+		// The reconciler will find it: it carries our labels.
+		p.log.Warn("remove container", "container", short(c.ID), "err", err)
+	}
+}
+
+// Owns reports whether the pool created the container and has not removed it.
+func (p *Pool) Owns(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.live[id]
+	return ok
+}
+
+// Close removes every container of the pool and waits for the removals.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.done)
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.jobs.Wait()
+	p.mu.Lock()
+	all := make([]*Container, 0, len(p.live))
+	for _, c := range p.live {
+		all = append(all, c)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range all {
+		wg.Go(func() { p.remove(c) })
+	}
+	wg.Wait()
+}
+
+func short(id string) string { return id[:min(12, len(id))] }
+
+// Container is one sandbox container and the open stream to its agent.
+type Container struct {
+	ID   string
+	uses int
+
+	conn   client.HijackedResponse
+	out    *demux
+	wmu    sync.Mutex
+	mu     sync.Mutex
+	wait   map[uint64]chan runner.Response
+	nextID uint64
+	dead   chan struct{}
+	err    error // why the stream ended, set before dead closes
+	once   sync.Once
+}
+
+func newContainer(id string, conn client.HijackedResponse) *Container {
+	c := &Container{
+		ID:   id,
+		conn: conn,
+		out:  &demux{src: conn.Reader},
+		wait: map[uint64]chan runner.Response{},
+		dead: make(chan struct{}),
+	}
+	go c.read()
+	return c
+}
+
+func (c *Container) read() {
+	br := bufio.NewReaderSize(c.out, 1<<16)
+	for {
+		var resp runner.Response
+		if err := runner.ReadFrame(br, &resp); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("the agent closed its stream")
+			}
+			if tail := c.out.stderr(); tail != "" {
+				err = fmt.Errorf("%w (agent stderr: %s)", err, tail)
+			}
+			c.fail(err)
+			return
+		}
+		c.mu.Lock()
+		ch := c.wait[resp.ID]
+		delete(c.wait, resp.ID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- resp
+		}
+	}
+}
+
+func (c *Container) fail(err error) {
+	c.once.Do(func() {
+		c.err = err
+		close(c.dead)
+		c.conn.Close()
+	})
+}
+
+func (c *Container) close() { c.fail(errors.New("container closed")) }
+
+// Alive reports whether the agent's stream is still open.
+func (c *Container) Alive() bool {
+	select {
+	case <-c.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+// ErrAgentGone reports that the agent stopped answering: the container died or
+// was killed. The request's outcome is unknown.
+var ErrAgentGone = errors.New("sandbox agent is gone")
+
+// Do sends one request and waits for its answer. A request abandoned by ctx
+// leaves the container in an unknown state; the caller must then Discard it.
+func (c *Container) Do(ctx context.Context, req runner.Request) (runner.Response, error) {
+	ch := make(chan runner.Response, 1)
+	c.mu.Lock()
+	c.nextID++
+	req.ID = c.nextID
+	c.wait[req.ID] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.wait, req.ID)
+		c.mu.Unlock()
+	}()
+	c.wmu.Lock()
+	_ = c.conn.Conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	err := runner.WriteFrame(c.conn.Conn, req)
+	c.wmu.Unlock()
+	if err != nil {
+		c.fail(err)
+		return runner.Response{}, fmt.Errorf("%w: send %s: %v", ErrAgentGone, req.Op, err)
+	}
+	select {
+	case resp := <-ch:
+		if resp.Error != "" && resp.Status == "" {
+			return resp, fmt.Errorf("agent %s: %s", req.Op, resp.Error)
+		}
+		return resp, nil
+	case <-c.dead:
+		return runner.Response{}, fmt.Errorf("%w: %v", ErrAgentGone, c.err)
+	case <-ctx.Done():
+		return runner.Response{}, fmt.Errorf("agent %s: %w", req.Op, ctx.Err())
+	}
+}

@@ -1,0 +1,626 @@
+//go:build linux
+
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Defaults for limits a request leaves at zero.
+var defaultLimits = Limits{
+	CPUMillis:   2000,
+	WallMillis:  4000,
+	MemoryBytes: 512 << 20,
+	OutputBytes: 64 << 20,
+	FileBytes:   64 << 20,
+	Processes:   128,
+}
+
+// Agent answers requests from one stream. It runs as the container's init, so a
+// program it starts cannot signal it (the kernel drops signals to init that init
+// has no handler for), and it makes itself non-dumpable so that a program running
+// under the same uid can neither ptrace it nor open its /proc files.
+type Agent struct {
+	// WorkDir is where programs run; Wipe lists every writable place a reset empties.
+	WorkDir string
+	Wipe    []string
+
+	out sync.Mutex
+	w   io.Writer
+}
+
+// Serve answers requests from r on w until r ends, then kills everything it started.
+func (a *Agent) Serve(r io.Reader, w io.Writer) error {
+	// PR_SET_DUMPABLE = 4.
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, 4, 0, 0)
+	// The kernel delivers to a container's init only the signals it handles. The
+	// Go runtime handles many (SIGTERM would end the agent), so every signal is
+	// taken and dropped here; SIGKILL and SIGSTOP never reach init at all.
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+	a.w = w
+	br := bufio.NewReaderSize(r, 1<<16)
+	var wg sync.WaitGroup
+	defer func() {
+		killOthers()
+		wg.Wait()
+	}()
+	for {
+		var req Request
+		if err := ReadFrame(br, &req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("read request: %w", err)
+		}
+		if req.Op == OpRun {
+			// Runs may overlap (tests of one submission in parallel).
+			wg.Go(func() { a.reply(a.run(req)) })
+			continue
+		}
+		if req.Op == OpReset {
+			// Nothing may still be running when the work directory is wiped.
+			wg.Wait()
+		}
+		a.reply(a.handle(req))
+	}
+}
+
+func (a *Agent) reply(resp Response) {
+	a.out.Lock()
+	defer a.out.Unlock()
+	// A failed write means the service is gone; the next read ends Serve.
+	_ = WriteFrame(a.w, resp)
+}
+
+func (a *Agent) handle(req Request) Response {
+	resp := Response{ID: req.ID}
+	var err error
+	switch req.Op {
+	case OpPing:
+	case OpWrite:
+		err = a.write(req.Files)
+	case OpRead:
+		resp.Data, err = a.read(req.Path)
+	case OpReset:
+		err = a.reset()
+	default:
+		err = fmt.Errorf("unknown op %q", req.Op)
+	}
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	return resp
+}
+
+// inWork resolves a request path inside the work directory.
+func (a *Agent) inWork(name string) (string, error) {
+	clean := filepath.Clean("/" + name)
+	if clean == "/" {
+		return "", fmt.Errorf("path %q names the work directory itself", name)
+	}
+	return filepath.Join(a.WorkDir, clean), nil
+}
+
+func (a *Agent) write(files map[string]File) error {
+	for name, f := range files {
+		path, err := a.inWork(name)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		mode := os.FileMode(0o644)
+		if f.Exec {
+			mode = 0o755
+		}
+		// Remove first: a program may have left a read-only file or a symlink there.
+		_ = os.Remove(path)
+		if err := os.WriteFile(path, f.Data, mode); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (a *Agent) read(name string) ([]byte, error) {
+	path, err := a.inWork(name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// reset leaves the container as it started: no process but the agent, nothing in
+// any writable place, no System V IPC object or POSIX message queue.
+func (a *Agent) reset() error {
+	if os.Getpid() != 1 {
+		// Outside a container, "every other process" is the host's.
+		return errors.New("reset: the agent is not the container's init")
+	}
+	killOthers()
+	var errs []error
+	for _, dir := range a.Wipe {
+		if err := emptyDir(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	removeSysVIPC()
+	if others := otherProcesses(); len(others) > 0 {
+		errs = append(errs, fmt.Errorf("processes survived the reset: %v", others))
+	}
+	return errors.Join(errs...)
+}
+
+// killOthers kills every process the agent can signal and reaps them. As init, the
+// agent inherits every orphan, so each one ends up reaped here.
+func killOthers() {
+	if os.Getpid() != 1 {
+		return
+	}
+	for range 50 {
+		_ = syscall.Kill(-1, syscall.SIGKILL)
+		reapAll()
+		if len(otherProcesses()) == 0 {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func reapAll() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// otherProcesses lists the pids in /proc other than the agent's own.
+func otherProcesses() []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// emptyDir removes everything inside dir, first giving back the owner's permissions
+// a program may have taken away.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		_ = os.Chmod(dir, 0o755)
+		if entries, err = os.ReadDir(dir); err != nil {
+			return fmt.Errorf("wipe %s: %w", dir, err)
+		}
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if err := os.RemoveAll(path); err == nil {
+			continue
+		}
+		_ = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if d != nil && d.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(path); err != nil {
+			return fmt.Errorf("wipe %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// removeSysVIPC removes the shared memory segments, semaphore sets and message
+// queues left behind: they outlive processes and the container's IPC namespace is
+// shared by every submission it serves.
+func removeSysVIPC() {
+	const ipcRMID = 0
+	for _, t := range []struct {
+		file  string
+		call  uintptr
+		idCol int
+	}{
+		{"/proc/sysvipc/shm", syscall.SYS_SHMCTL, 1},
+		{"/proc/sysvipc/sem", syscall.SYS_SEMCTL, 1},
+		{"/proc/sysvipc/msg", syscall.SYS_MSGCTL, 1},
+	} {
+		data, err := os.ReadFile(t.file)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(string(data), "\n")
+		for _, line := range lines[1:] {
+			fields := strings.Fields(line)
+			if len(fields) <= t.idCol {
+				continue
+			}
+			id, err := strconv.Atoi(fields[t.idCol])
+			if err != nil {
+				continue
+			}
+			if t.call == syscall.SYS_SEMCTL {
+				_, _, _ = syscall.Syscall6(t.call, uintptr(id), 0, ipcRMID, 0, 0, 0)
+			} else {
+				_, _, _ = syscall.Syscall(t.call, uintptr(id), ipcRMID, 0)
+			}
+		}
+	}
+}
+
+// run starts req.Argv under its limits and waits for it.
+func (a *Agent) run(req Request) Response {
+	resp := Response{ID: req.ID}
+	lim := withDefaults(req.Limits)
+	if len(req.Argv) == 0 {
+		resp.Status, resp.Error = StatusFailed, "run: empty argv"
+		return resp
+	}
+	fail := func(err error) Response {
+		resp.Status, resp.Error = StatusFailed, err.Error()
+		return resp
+	}
+
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("stdin pipe: %w", err))
+	}
+	defer stdinW.Close()
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		stdinR.Close()
+		return fail(fmt.Errorf("stdout pipe: %w", err))
+	}
+	defer stdoutR.Close()
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		stdinR.Close()
+		stdoutW.Close()
+		return fail(fmt.Errorf("stderr pipe: %w", err))
+	}
+	defer stderrR.Close()
+
+	prog, err := lookPath(req.Argv[0])
+	if err != nil {
+		stdinR.Close()
+		stdoutW.Close()
+		stderrW.Close()
+		return fail(err)
+	}
+	oomBefore := oomKills()
+	pid, early, err := startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+	start := time.Now()
+	stdinR.Close()
+	stdoutW.Close()
+	stderrW.Close()
+	if errors.Is(err, errTooBig) {
+		resp.Status, resp.ExitCode, resp.Stderr = StatusMLE, -1, []byte(err.Error())
+		return resp
+	}
+	if err != nil {
+		return fail(fmt.Errorf("start %s: %w", req.Argv[0], err))
+	}
+	killGroup := func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }
+
+	go func() {
+		// The program may never read its input; the write then ends when the pipe
+		// closes after the program is gone.
+		_, _ = stdinW.Write(req.Stdin)
+		stdinW.Close()
+	}()
+
+	var (
+		mu        sync.Mutex
+		overflow  bool
+		timedOut  bool
+		readersWG sync.WaitGroup
+		stdout    bytes.Buffer
+		stderr    bytes.Buffer
+	)
+	capture := func(r *os.File, buf *bytes.Buffer) {
+		defer readersWG.Done()
+		chunk := make([]byte, 64<<10)
+		for {
+			n, err := r.Read(chunk)
+			if n > 0 {
+				room := int(lim.OutputBytes) - buf.Len()
+				if n > room {
+					buf.Write(chunk[:max(room, 0)])
+					mu.Lock()
+					overflow = true
+					mu.Unlock()
+					killGroup()
+					return
+				}
+				buf.Write(chunk[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	readersWG.Add(2)
+	go capture(stdoutR, &stdout)
+	go capture(stderrR, &stderr)
+
+	wall := time.AfterFunc(time.Duration(lim.WallMillis)*time.Millisecond, func() {
+		mu.Lock()
+		timedOut = true
+		mu.Unlock()
+		killGroup()
+	})
+	var ws syscall.WaitStatus
+	var ru syscall.Rusage
+	if early != nil {
+		ws, ru = early.ws, early.ru
+	} else {
+		for {
+			_, err = syscall.Wait4(pid, &ws, 0, &ru)
+			if !errors.Is(err, syscall.EINTR) {
+				break
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	wall.Stop()
+	// Whatever the program left in its process group dies with it; then the pipes
+	// close, unless an escaped process holds them, which the deadline below covers.
+	killGroup()
+	done := make(chan struct{})
+	go func() { readersWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(200 * time.Millisecond):
+		stdoutR.Close()
+		stderrR.Close()
+		<-done
+	}
+	if err != nil {
+		return fail(fmt.Errorf("wait for %s: %w", req.Argv[0], err))
+	}
+
+	resp.Stdout, resp.Stderr = stdout.Bytes(), stderr.Bytes()
+	resp.CPUMicros = ru.Utime.Usec + ru.Utime.Sec*1e6 + ru.Stime.Usec + ru.Stime.Sec*1e6
+	resp.WallMicros = elapsed.Microseconds()
+	resp.MemoryKB = ru.Maxrss
+	if ws.Exited() {
+		resp.ExitCode = ws.ExitStatus()
+	} else if ws.Signaled() {
+		resp.Signal = int(ws.Signal())
+		resp.ExitCode = 128 + resp.Signal
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	resp.Status = classify(ws, lim, resp, overflow, timedOut, oomKills() > oomBefore)
+	return resp
+}
+
+// classify decides how a run ended. Order matters: a program killed for printing
+// too much or running too long also died of a signal.
+func classify(ws syscall.WaitStatus, lim Limits, resp Response, overflow, timedOut, oomKilled bool) Status {
+	switch {
+	case overflow:
+		return StatusOLE
+	case timedOut, resp.CPUMicros > lim.CPUMillis*1000,
+		ws.Signaled() && ws.Signal() == syscall.SIGXCPU:
+		return StatusTLE
+	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomKilled:
+		return StatusMLE
+	case resp.MemoryKB*1024 > lim.MemoryBytes:
+		return StatusMLE
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return StatusOK
+	}
+	return StatusRE
+}
+
+// oomKills reads how many processes the container's memory cgroup has OOM-killed
+// (cgroup v2 memory.events or v1 memory.oom_control); 0 where neither is readable.
+func oomKills() int64 {
+	for _, f := range []string{"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+func withDefaults(l Limits) Limits {
+	if l.CPUMillis <= 0 {
+		l.CPUMillis = defaultLimits.CPUMillis
+	}
+	if l.WallMillis <= 0 {
+		l.WallMillis = defaultLimits.WallMillis
+	}
+	if l.MemoryBytes <= 0 {
+		l.MemoryBytes = defaultLimits.MemoryBytes
+	}
+	if l.OutputBytes <= 0 {
+		l.OutputBytes = defaultLimits.OutputBytes
+	}
+	if l.FileBytes <= 0 {
+		l.FileBytes = defaultLimits.FileBytes
+	}
+	if l.Processes <= 0 {
+		l.Processes = defaultLimits.Processes
+	}
+	return l
+}
+
+// errTooBig reports a program whose address space is over its memory limit
+// before it runs an instruction.
+var errTooBig = errors.New("the program does not fit in its memory limit")
+
+// virtualSize reads a process's address-space size from /proc/PID/statm; 0 when
+// unreadable.
+func virtualSize(pid int) int64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(data), " ")
+	pages, err := strconv.ParseInt(first, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}
+
+// exited is a child that ended before its limits were set (killed while stopped).
+type exited struct {
+	ws syscall.WaitStatus
+	ru syscall.Rusage
+}
+
+// startLimited starts prog with its limits in force from its first instruction.
+// Go cannot run code between fork and exec, so the child is started traced: the
+// kernel stops it right after execve, the agent sets its rlimits with prlimit and
+// its OOM score, and detaches. This costs a few syscalls, where a helper process
+// that sets the limits and execs would cost a whole runtime start per test.
+func startLimited(prog string, argv []string, dir string, files []uintptr, lim Limits) (int, *exited, error) {
+	// ptrace requests must come from the thread that is the tracer.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, err := syscall.ForkExec(prog, argv, &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   os.Environ(),
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Ptrace: true},
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	var ws syscall.WaitStatus
+	var ru syscall.Rusage
+	for {
+		_, err = syscall.Wait4(pid, &ws, syscall.WALL, &ru)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		return 0, nil, fmt.Errorf("wait for exec: %w", err)
+	}
+	if !ws.Stopped() {
+		return pid, &exited{ws, ru}, nil
+	}
+	if vm := virtualSize(pid); vm > lim.MemoryBytes {
+		// Its static data alone is over the limit: what execve under RLIMIT_AS
+		// would have refused with ENOMEM.
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		reapPid(pid)
+		return 0, nil, errTooBig
+	}
+	if err := setLimits(pid, lim); err != nil {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		reapPid(pid)
+		return 0, nil, err
+	}
+	// Raising a process's OOM score needs no privilege: when the container's
+	// memory cgroup runs out, the kernel then kills the program, not the agent.
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("1000"), 0)
+	if err := syscall.PtraceDetach(pid); err != nil {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		reapPid(pid)
+		return 0, nil, fmt.Errorf("detach: %w", err)
+	}
+	return pid, nil, nil
+}
+
+func reapPid(pid int) {
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(pid, &ws, syscall.WALL, nil)
+}
+
+func setLimits(pid int, lim Limits) error {
+	cpuSec := uint64((lim.CPUMillis + 999) / 1000)
+	const rlimitNPROC = 6
+	for _, l := range [...]struct {
+		res        int
+		soft, hard uint64
+	}{
+		{syscall.RLIMIT_CPU, cpuSec + 1, cpuSec + 2}, // SIGXCPU at the soft limit, SIGKILL a second later
+		{syscall.RLIMIT_FSIZE, uint64(lim.FileBytes), uint64(lim.FileBytes)},
+		{syscall.RLIMIT_CORE, 0, 0},
+		{rlimitNPROC, uint64(lim.Processes), uint64(lim.Processes)},
+		{syscall.RLIMIT_STACK, uint64(lim.MemoryBytes), uint64(lim.MemoryBytes)},
+		{syscall.RLIMIT_AS, uint64(lim.MemoryBytes), uint64(lim.MemoryBytes)},
+	} {
+		rl := syscall.Rlimit{Cur: l.soft, Max: l.hard}
+		if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(l.res), uintptr(unsafe.Pointer(&rl)), 0, 0, 0); errno != 0 {
+			return fmt.Errorf("prlimit %d: %w", l.res, errno)
+		}
+	}
+	return nil
+}
+
+var pathCache sync.Map // name → resolved path
+
+func lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if p, ok := pathCache.Load(name); ok {
+		return p.(string), nil
+	}
+	for dir := range strings.SplitSeq(os.Getenv("PATH"), ":") {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			pathCache.Store(name, p)
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found in PATH", name)
+}

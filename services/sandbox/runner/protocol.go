@@ -1,0 +1,133 @@
+// Package runner is the agent that runs inside every sandbox container and the
+// protocol the service speaks to it. The agent is the container's main process; the
+// service talks to it over the container's attached stdin and stdout, so running a
+// test costs one round trip on an open stream and no `docker exec`.
+//
+// Each message is a frame: a 4-byte big-endian length, then that many bytes of JSON.
+// Requests carry an ID; responses echo it, so several tests of one submission can
+// be in flight at once.
+package runner
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ProtocolVersion changes whenever a message changes shape; the image tag carries it.
+const ProtocolVersion = 1
+
+// MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
+// without end. It is above the largest output limit plus its base64 overhead.
+const MaxFrame = 512 << 20
+
+// Op names a request.
+type Op string
+
+const (
+	OpPing  Op = "ping"  // answer at once: the agent is alive
+	OpWrite Op = "write" // write Files under the work directory
+	OpRead  Op = "read"  // read back Path (a compiled binary, to cache it)
+	OpRun   Op = "run"   // run Argv with Stdin under Limits
+	OpReset Op = "reset" // kill every process but the agent, wipe every writable place
+)
+
+// Request is one message from the service to the agent.
+type Request struct {
+	ID     uint64          `json:"id"`
+	Op     Op              `json:"op"`
+	Files  map[string]File `json:"files,omitempty"`
+	Path   string          `json:"path,omitempty"`
+	Argv   []string        `json:"argv,omitempty"`
+	Stdin  []byte          `json:"stdin,omitempty"`
+	Limits Limits          `json:"limits,omitzero"`
+}
+
+// File is a file to write: its contents and whether it is executable.
+type File struct {
+	Data []byte `json:"data"`
+	Exec bool   `json:"exec,omitempty"`
+}
+
+// Limits bound one run. Zero means the agent's default.
+type Limits struct {
+	CPUMillis   int64 `json:"cpu_ms,omitempty"`
+	WallMillis  int64 `json:"wall_ms,omitempty"`
+	MemoryBytes int64 `json:"memory_bytes,omitempty"` // address space (RLIMIT_AS)
+	OutputBytes int64 `json:"output_bytes,omitempty"` // stdout and stderr, each
+	FileBytes   int64 `json:"file_bytes,omitempty"`   // largest file it may write (RLIMIT_FSIZE)
+	Processes   int64 `json:"processes,omitempty"`    // RLIMIT_NPROC
+}
+
+// Status is how a run ended.
+type Status string
+
+const (
+	StatusOK     Status = "ok"  // exited 0
+	StatusRE     Status = "re"  // exited non-zero or died of a signal
+	StatusTLE    Status = "tle" // used more CPU or wall time than allowed
+	StatusMLE    Status = "mle" // ran out of its memory allowance
+	StatusOLE    Status = "ole" // printed more than allowed
+	StatusFailed Status = "se"  // the agent could not run it
+)
+
+// Response answers one Request.
+type Response struct {
+	ID         uint64 `json:"id"`
+	Error      string `json:"error,omitempty"` // the request itself failed (bad path, no such op)
+	Status     Status `json:"status,omitempty"`
+	ExitCode   int    `json:"exit_code"`
+	Signal     int    `json:"signal,omitempty"`
+	Stdout     []byte `json:"stdout,omitempty"`
+	Stderr     []byte `json:"stderr,omitempty"`
+	Data       []byte `json:"data,omitempty"` // OpRead
+	CPUMicros  int64  `json:"cpu_us,omitempty"`
+	WallMicros int64  `json:"wall_us,omitempty"`
+	MemoryKB   int64  `json:"memory_kb,omitempty"` // peak resident set (wait4 ru_maxrss)
+}
+
+// WriteFrame writes v as one frame.
+func WriteFrame(w io.Writer, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode frame: %w", err)
+	}
+	if len(body) > MaxFrame {
+		return fmt.Errorf("encode frame: %d bytes is over the %d-byte limit", len(body), MaxFrame)
+	}
+	buf := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	copy(buf[4:], body)
+	if _, err := w.Write(buf); err != nil {
+		return fmt.Errorf("write frame: %w", err)
+	}
+	return nil
+}
+
+// ErrFrameTooLarge reports a frame length over MaxFrame: the stream is corrupt.
+var ErrFrameTooLarge = errors.New("frame over the size limit")
+
+// ReadFrame reads one frame into v. It returns io.EOF only at a clean end of stream.
+func ReadFrame(r io.Reader, v any) error {
+	var head [4]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("read frame header: %w", err)
+		}
+		return err
+	}
+	n := binary.BigEndian.Uint32(head[:])
+	if n > MaxFrame {
+		return fmt.Errorf("read frame: length %d: %w", n, ErrFrameTooLarge)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return fmt.Errorf("read frame body: %w", err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("decode frame: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+// Package trainer is rewardmesh's GRPO trainer: it samples groups of responses from a
+// small policy, publishes them to the reward mesh as JetStream jobs, consumes the
+// rewards as they arrive (out of order, from a durable consumer) and applies
+// Nemotron-Cascade-style GRPO updates, with checkpoints a killed run resumes from.
+package trainer
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Config is a training run. Zero values take the defaults of DefaultConfig.
+type Config struct {
+	Task    string // only "sort3"
+	Steps   int    // updates to reach, counting those of a resumed run
+	Backend string // "cpu", or "cuda" in a binary built with -tags cuda
+	Out     string // directory for metrics.jsonl, reward.html and checkpoint.json
+	NATSURL string // the CLI connects here; empty means it starts an embedded mesh
+	Resume  bool   // continue from Out/checkpoint.json
+
+	Run       string  // run id, a job-id token; generated when empty
+	Prompts   int     // prompts (groups) per step
+	Group     int     // G, responses sampled per prompt
+	LR        float64 // Adam learning rate
+	Clip      float64 // ε of the clipped surrogate
+	Staleness int     // policy versions a group may lag the policy it trains; 0 is strict on-policy
+	Seed      uint64
+	Embed     int // policy embedding width
+	Hidden    int // policy hidden width
+	Workers   int // CPU backend goroutines; 0 means GOMAXPROCS
+
+	// RewardTimeout bounds the wait for one step's rewards: past it the run fails
+	// rather than stalls silently when no worker is scoring.
+	RewardTimeout time.Duration
+	// AckWait is how long the results consumer waits for an ack before redelivering;
+	// a resumed run sees the crashed run's unacknowledged rewards again after it.
+	AckWait time.Duration
+	// Quiet drops the per-step progress line.
+	Quiet bool
+}
+
+// DefaultConfig is the configuration the sort3 demonstration is tuned for.
+func DefaultConfig() Config {
+	return Config{
+		Task: "sort3", Steps: 1000, Backend: "cpu",
+		Prompts: 16, Group: 16, LR: 3e-3, Clip: 0.2, Staleness: 0, Seed: 1,
+		Embed: 16, Hidden: 128,
+		RewardTimeout: 2 * time.Minute, AckWait: 10 * time.Second,
+	}
+}
+
+// ParseFlags parses `rewardmesh train` arguments. For -h it returns an error that
+// wraps flag.ErrHelp; print Usage then.
+func ParseFlags(args []string) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flagSet(&cfg)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return cfg, fmt.Errorf("train flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("train flags: unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, cfg.validate()
+}
+
+// Usage writes the flags of `rewardmesh train` and their defaults.
+func Usage(w io.Writer) {
+	cfg := DefaultConfig()
+	fs := flagSet(&cfg)
+	fs.SetOutput(w)
+	fmt.Fprintln(w, "usage: rewardmesh train --task sort3 --steps N --backend cpu|cuda --out DIR [--nats URL] [--resume]")
+	fs.PrintDefaults()
+}
+
+func flagSet(cfg *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.StringVar(&cfg.Task, "task", cfg.Task, "task to train on (sort3)")
+	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "GRPO updates to run, counting a resumed run's")
+	fs.StringVar(&cfg.Backend, "backend", cfg.Backend, "policy backend: cpu, or cuda in a -tags cuda build")
+	fs.StringVar(&cfg.Out, "out", cfg.Out, "output directory (metrics.jsonl, reward.html, checkpoint.json)")
+	fs.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "NATS URL of the mesh; empty starts an embedded one")
+	fs.BoolVar(&cfg.Resume, "resume", cfg.Resume, "resume from OUT/checkpoint.json")
+	fs.StringVar(&cfg.Run, "run", cfg.Run, "run id (letters, digits, _ and -); generated when empty")
+	fs.IntVar(&cfg.Prompts, "prompts", cfg.Prompts, "prompts (groups) per step")
+	fs.IntVar(&cfg.Group, "group", cfg.Group, "responses per prompt (G)")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
+	fs.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip ε of the surrogate loss")
+	fs.IntVar(&cfg.Staleness, "staleness", cfg.Staleness, "policy versions a group may lag (0: strict on-policy)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
+	fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "policy hidden width")
+	fs.DurationVar(&cfg.RewardTimeout, "reward-timeout", cfg.RewardTimeout, "longest wait for one step's rewards")
+	fs.BoolVar(&cfg.Quiet, "quiet", cfg.Quiet, "no per-step progress line")
+	return fs
+}
+
+func (c *Config) fillDefaults() {
+	d := DefaultConfig()
+	if c.Task == "" {
+		c.Task = d.Task
+	}
+	if c.Backend == "" {
+		c.Backend = d.Backend
+	}
+	if c.Prompts == 0 {
+		c.Prompts = d.Prompts
+	}
+	if c.Group == 0 {
+		c.Group = d.Group
+	}
+	if c.LR == 0 {
+		c.LR = d.LR
+	}
+	if c.Clip == 0 {
+		c.Clip = d.Clip
+	}
+	if c.Embed == 0 {
+		c.Embed = d.Embed
+	}
+	if c.Hidden == 0 {
+		c.Hidden = d.Hidden
+	}
+	if c.RewardTimeout == 0 {
+		c.RewardTimeout = d.RewardTimeout
+	}
+	if c.AckWait == 0 {
+		c.AckWait = d.AckWait
+	}
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Task != "sort3" {
+		errs = append(errs, fmt.Errorf("task %q: only sort3 is known", c.Task))
+	}
+	if c.Steps <= 0 {
+		errs = append(errs, fmt.Errorf("steps %d must be positive", c.Steps))
+	}
+	if c.Out == "" {
+		errs = append(errs, errors.New("out: an output directory is required"))
+	}
+	if c.Run != "" && !validRunID(c.Run) {
+		errs = append(errs, fmt.Errorf("run %q: want 1-64 of [A-Za-z0-9_-]", c.Run))
+	}
+	if c.Prompts <= 0 || c.Prompts > 4096 {
+		errs = append(errs, fmt.Errorf("prompts %d: want 1..4096", c.Prompts))
+	}
+	if c.Group < 2 || c.Group > 1024 {
+		errs = append(errs, fmt.Errorf("group %d: want 2..1024 (GRPO needs two responses to compare)", c.Group))
+	}
+	if c.LR <= 0 || c.LR > 1 {
+		errs = append(errs, fmt.Errorf("lr %v: want (0, 1]", c.LR))
+	}
+	if c.Clip <= 0 || c.Clip >= 1 {
+		errs = append(errs, fmt.Errorf("clip %v: want (0, 1)", c.Clip))
+	}
+	if c.Staleness < 0 || c.Staleness > 8 {
+		errs = append(errs, fmt.Errorf("staleness %d: want 0..8", c.Staleness))
+	}
+	if c.Embed <= 0 || c.Hidden <= 0 || c.Hidden > 4096 || c.Embed > 1024 {
+		errs = append(errs, fmt.Errorf("policy widths embed %d hidden %d out of range", c.Embed, c.Hidden))
+	}
+	if c.RewardTimeout <= 0 || c.AckWait <= 0 {
+		errs = append(errs, errors.New("reward-timeout and ack wait must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,393 @@
+//go:build cuda
+
+package cuda
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"gorgonia.org/cu"
+
+	_ "github.com/rewardmesh/rewardmesh/services/trainer/cuda/gpuprobe" // must init before cu: see its doc
+	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
+)
+
+//go:embed kernels/policy.ptx
+var ptx string
+
+const block = 256
+
+// Backend runs the policy on one GPU. Like every policy.Backend it is not safe for
+// concurrent use; cu's Ctx pins the CUDA context to one OS thread behind it.
+type Backend struct {
+	spec policy.Spec
+	lay  policy.Layout
+	ctx  *cu.Ctx
+	mod  cu.Module
+	fn   map[string]cu.Function
+
+	params, m, v, grad cu.DevicePtr
+	t                  int64
+
+	// Batch buffers, grown as batches grow.
+	capRows                         int
+	ctxBuf, actBuf                  cu.DevicePtr // int32
+	x, h, p, logp, coef, dz, dh, dx cu.DevicePtr
+	n                               int // rows of the last Forward
+	closed                          bool
+}
+
+var kernelNames = []string{
+	"embed_gather", "dense_forward", "softmax_rows", "gather_logp", "dlogits",
+	"dense_grad_weights", "dense_grad_input", "embed_grad", "adam",
+}
+
+// Available reports whether a CUDA device can be used, and why not.
+func Available() error {
+	n, err := cu.NumDevices()
+	if err != nil {
+		return fmt.Errorf("count CUDA devices: %w", err)
+	}
+	if n == 0 {
+		return errors.New("no CUDA device")
+	}
+	return nil
+}
+
+// newContext creates a context on dev; cu.NewContext panics when the driver refuses.
+func newContext(dev cu.Device) (ctx *cu.Ctx, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("create CUDA context: %v", r)
+		}
+	}()
+	return cu.NewContext(dev, cu.SchedAuto), nil
+}
+
+// New starts a backend on device 0 holding st.
+func New(spec policy.Spec, st policy.State) (*Backend, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if err := st.Check(spec); err != nil {
+		return nil, err
+	}
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	dev, err := cu.GetDevice(0)
+	if err != nil {
+		return nil, fmt.Errorf("get CUDA device 0: %w", err)
+	}
+	b := &Backend{spec: spec, lay: spec.Layout(), fn: map[string]cu.Function{}}
+	if b.ctx, err = newContext(dev); err != nil {
+		return nil, err
+	}
+	if err := b.init(st); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Backend) init(st policy.State) error {
+	err := b.do("load kernels", func() error {
+		var err error
+		if b.mod, err = cu.LoadData(ptx); err != nil {
+			return fmt.Errorf("load PTX: %w", err)
+		}
+		for _, name := range kernelNames {
+			f, err := b.mod.Function(name)
+			if err != nil {
+				return fmt.Errorf("find kernel %s: %w", name, err)
+			}
+			b.fn[name] = f
+		}
+		size := int64(b.lay.Total * 4)
+		for _, p := range []*cu.DevicePtr{&b.params, &b.m, &b.v, &b.grad} {
+			if *p, err = cu.MemAlloc(size); err != nil {
+				return fmt.Errorf("allocate parameters: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return b.Load(st)
+}
+
+func (b *Backend) Name() string      { return "cuda" }
+func (b *Backend) Spec() policy.Spec { return b.spec }
+
+// do runs fn on the context's OS thread, where every driver call must happen, and
+// names what failed.
+func (b *Backend) do(what string, fn func() error) error {
+	if b.closed {
+		return fmt.Errorf("cuda %s: backend closed", what)
+	}
+	if err := b.ctx.Do(fn); err != nil {
+		return fmt.Errorf("cuda %s: %w", what, err)
+	}
+	return nil
+}
+
+// launch runs kernel over n threads; call it inside do. Arguments are 8-byte values
+// (device pointers, int64, float64), as the kernels declare them.
+func (b *Backend) launch(kernel string, n int, args ...any) error {
+	if n <= 0 {
+		return nil
+	}
+	ptrs := make([]unsafe.Pointer, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case cu.DevicePtr:
+			ptrs[i] = unsafe.Pointer(&v)
+		case int:
+			w := int64(v)
+			ptrs[i] = unsafe.Pointer(&w)
+		case float64:
+			ptrs[i] = unsafe.Pointer(&v)
+		default:
+			return fmt.Errorf("kernel %s: argument %d has type %T", kernel, i, a)
+		}
+	}
+	if err := b.fn[kernel].Launch((n+block-1)/block, 1, 1, block, 1, 1, 0, cu.NoStream, ptrs); err != nil {
+		return fmt.Errorf("launch %s: %w", kernel, err)
+	}
+	return nil
+}
+
+// launches runs kernels in order, stopping at the first error.
+func (b *Backend) launches(ks ...func() error) error {
+	for _, k := range ks {
+		if err := k(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Backend) at(base cu.DevicePtr, floats int) cu.DevicePtr {
+	return base + cu.DevicePtr(floats*4)
+}
+
+func (b *Backend) batchBuffers() []*cu.DevicePtr {
+	return []*cu.DevicePtr{&b.ctxBuf, &b.actBuf, &b.x, &b.h, &b.p, &b.logp, &b.coef, &b.dz, &b.dh, &b.dx}
+}
+
+// reserve grows the batch buffers to hold n rows; call it inside do.
+func (b *Backend) reserve(n int) error {
+	if n <= b.capRows {
+		return nil
+	}
+	if err := b.freeBatch(); err != nil {
+		return err
+	}
+	c := max(n, 2*b.capRows, 1024)
+	s := b.spec
+	elems := []int{c * s.Context, c, c * s.In(), c * s.Hidden, c * s.Actions, c, c, c * s.Actions, c * s.Hidden, c * s.In()}
+	for i, p := range b.batchBuffers() {
+		var err error
+		if *p, err = cu.MemAlloc(int64(elems[i] * 4)); err != nil {
+			return fmt.Errorf("allocate batch of %d rows: %w", c, err)
+		}
+	}
+	b.capRows = c
+	return nil
+}
+
+func (b *Backend) freeBatch() error {
+	var errs []error
+	for _, p := range b.batchBuffers() {
+		if *p != 0 {
+			errs = append(errs, cu.MemFree(*p))
+			*p = 0
+		}
+	}
+	b.capRows = 0
+	return errors.Join(errs...)
+}
+
+// forward computes x, h and π for n rows already in ctxBuf; call it inside do.
+func (b *Backend) forward(n int) error {
+	s, l := b.spec, b.lay
+	return b.launches(
+		func() error {
+			return b.launch("embed_gather", n*s.In(), b.ctxBuf, b.at(b.params, l.E), b.x, n, s.Context, s.Embed)
+		},
+		func() error {
+			return b.launch("dense_forward", n*s.Hidden, b.x, b.at(b.params, l.W1), b.at(b.params, l.B1), b.h, n, s.In(), s.Hidden, 1)
+		},
+		func() error {
+			return b.launch("dense_forward", n*s.Actions, b.h, b.at(b.params, l.W2), b.at(b.params, l.B2), b.p, n, s.Hidden, s.Actions, 0)
+		},
+		func() error { return b.launch("softmax_rows", n, b.p, n, s.Actions) },
+	)
+}
+
+func (b *Backend) Probs(contexts []int32, probs []float32) error {
+	n, err := policy.CheckProbs(b.spec, contexts, probs)
+	if err != nil {
+		return fmt.Errorf("cuda probs: %w", err)
+	}
+	b.n = 0 // Probs overwrites the activations a Backward would need
+	if n == 0 {
+		return nil
+	}
+	return b.do("probs", func() error {
+		return b.launches(
+			func() error { return b.reserve(n) },
+			func() error { return cu.MemcpyHtoD(b.ctxBuf, unsafe.Pointer(&contexts[0]), int64(len(contexts)*4)) },
+			func() error { return b.forward(n) },
+			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&probs[0]), b.p, int64(len(probs)*4)) },
+		)
+	})
+}
+
+func (b *Backend) Forward(contexts, actions []int32, logp []float32) error {
+	n, err := policy.CheckBatch(b.spec, contexts, actions, logp)
+	if err != nil {
+		return fmt.Errorf("cuda forward: %w", err)
+	}
+	b.n = 0
+	if n == 0 {
+		return nil
+	}
+	err = b.do("forward", func() error {
+		return b.launches(
+			func() error { return b.reserve(n) },
+			func() error { return cu.MemcpyHtoD(b.ctxBuf, unsafe.Pointer(&contexts[0]), int64(len(contexts)*4)) },
+			func() error { return cu.MemcpyHtoD(b.actBuf, unsafe.Pointer(&actions[0]), int64(len(actions)*4)) },
+			func() error { return b.forward(n) },
+			func() error { return b.launch("gather_logp", n, b.p, b.actBuf, b.logp, n, b.spec.Actions) },
+			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&logp[0]), b.logp, int64(n*4)) },
+		)
+	})
+	if err == nil {
+		b.n = n
+	}
+	return err
+}
+
+func (b *Backend) Backward(coef []float32) error {
+	if len(coef) != b.n {
+		return fmt.Errorf("cuda backward: %d coefficients for %d rows of the last forward", len(coef), b.n)
+	}
+	if b.n == 0 {
+		return nil
+	}
+	s, l, n := b.spec, b.lay, b.n
+	return b.do("backward", func() error {
+		return b.launches(
+			func() error { return cu.MemcpyHtoD(b.coef, unsafe.Pointer(&coef[0]), int64(n*4)) },
+			func() error { return b.launch("dlogits", n*s.Actions, b.p, b.actBuf, b.coef, b.dz, n, s.Actions) },
+			func() error {
+				return b.launch("dense_grad_weights", (s.Hidden+1)*s.Actions, b.h, b.dz, b.at(b.grad, l.W2), b.at(b.grad, l.B2), n, s.Hidden, s.Actions)
+			},
+			func() error {
+				return b.launch("dense_grad_input", n*s.Hidden, b.dz, b.at(b.params, l.W2), b.h, b.dh, n, s.Hidden, s.Actions)
+			},
+			func() error {
+				return b.launch("dense_grad_weights", (s.In()+1)*s.Hidden, b.x, b.dh, b.at(b.grad, l.W1), b.at(b.grad, l.B1), n, s.In(), s.Hidden)
+			},
+			func() error {
+				return b.launch("dense_grad_input", n*s.In(), b.dh, b.at(b.params, l.W1), cu.DevicePtr(0), b.dx, n, s.In(), s.Hidden)
+			},
+			func() error {
+				return b.launch("embed_grad", s.Vocab*s.Embed, b.ctxBuf, b.dx, b.at(b.grad, l.E), n, s.Context, s.Embed, s.Vocab)
+			},
+			cu.Synchronize,
+		)
+	})
+}
+
+func (b *Backend) Gradient(dst []float32) error {
+	if len(dst) != b.lay.Total {
+		return fmt.Errorf("cuda gradient: dst holds %d values, want %d", len(dst), b.lay.Total)
+	}
+	return b.do("gradient", func() error {
+		return cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), b.grad, int64(len(dst)*4))
+	})
+}
+
+func (b *Backend) Step(opt policy.Adam) error {
+	if opt.LR <= 0 || opt.Beta1 < 0 || opt.Beta1 >= 1 || opt.Beta2 < 0 || opt.Beta2 >= 1 {
+		return fmt.Errorf("cuda step: bad Adam settings %+v", opt)
+	}
+	t := b.t + 1
+	bc1 := 1 - math.Pow(opt.Beta1, float64(t))
+	bc2 := 1 - math.Pow(opt.Beta2, float64(t))
+	// Rounded to float32 here, as the CPU backend rounds them, so both step alike.
+	step := float64(float32(opt.LR * math.Sqrt(bc2) / bc1))
+	eps := float64(float32(opt.Eps * math.Sqrt(bc2)))
+	err := b.do("adam step", func() error {
+		return b.launches(
+			func() error {
+				return b.launch("adam", b.lay.Total, b.params, b.m, b.v, b.grad, b.lay.Total, opt.Beta1, opt.Beta2, step, eps)
+			},
+			cu.Synchronize,
+		)
+	})
+	if err == nil {
+		b.t = t
+	}
+	return err
+}
+
+func (b *Backend) State() (policy.State, error) {
+	n := b.lay.Total
+	st := policy.State{Params: make([]float32, n), M: make([]float32, n), V: make([]float32, n), T: b.t}
+	err := b.do("read state", func() error {
+		return b.launches(
+			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&st.Params[0]), b.params, int64(n*4)) },
+			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&st.M[0]), b.m, int64(n*4)) },
+			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&st.V[0]), b.v, int64(n*4)) },
+		)
+	})
+	return st, err
+}
+
+func (b *Backend) Load(st policy.State) error {
+	if err := st.Check(b.spec); err != nil {
+		return fmt.Errorf("cuda load: %w", err)
+	}
+	n := int64(b.lay.Total * 4)
+	err := b.do("load state", func() error {
+		return b.launches(
+			func() error { return cu.MemcpyHtoD(b.params, unsafe.Pointer(&st.Params[0]), n) },
+			func() error { return cu.MemcpyHtoD(b.m, unsafe.Pointer(&st.M[0]), n) },
+			func() error { return cu.MemcpyHtoD(b.v, unsafe.Pointer(&st.V[0]), n) },
+			func() error { return cu.MemsetD32(b.grad, 0, int64(b.lay.Total)) },
+		)
+	})
+	if err == nil {
+		b.t, b.n = st.T, 0
+	}
+	return err
+}
+
+func (b *Backend) Close() error {
+	if b.closed || b.ctx == nil {
+		return nil
+	}
+	err := b.do("close", func() error {
+		errs := []error{b.freeBatch()}
+		for _, p := range []cu.DevicePtr{b.params, b.m, b.v, b.grad} {
+			if p != 0 {
+				errs = append(errs, cu.MemFree(p))
+			}
+		}
+		if b.mod != (cu.Module{}) {
+			errs = append(errs, b.mod.Unload())
+		}
+		return errors.Join(errs...)
+	})
+	b.closed = true
+	return errors.Join(err, b.ctx.Close())
+}
+
+var _ policy.Backend = (*Backend)(nil)

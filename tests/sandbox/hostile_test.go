@@ -1,0 +1,363 @@
+// Package sandbox_test is the hostile suite: programs that try to break out of, or
+// break, the code sandbox, run against real Docker. After each, the sandbox must
+// still judge correctly; after shutdown no sandbox container may remain.
+package sandbox_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/rewardmesh/rewardmesh/services/sandbox"
+	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// requireDocker skips (or, with REWARDMESH_REQUIRE_DOCKER=1, fails) when Docker
+// or the sandbox images are absent.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	absent := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("REWARDMESH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format, args...)
+	}
+	if testing.Short() {
+		absent("hostile sandbox suite needs Docker and takes minutes; skipped in -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		absent("docker client: %v", err)
+	}
+	defer docker.Close()
+	if _, err := docker.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		absent("docker is not reachable: %v", err)
+	}
+	missing, err := images.Missing(ctx, docker, nil)
+	if err != nil || len(missing) > 0 {
+		absent("sandbox images missing (%v %v): run `rewardmesh images build`", missing, err)
+	}
+}
+
+func newSandbox(t *testing.T, cfg sandbox.Config) *sandbox.Sandbox {
+	t.Helper()
+	requireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := sandbox.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start the sandbox: %v", err)
+	}
+	return s
+}
+
+// sandboxContainers lists the containers carrying the sandbox label (and owner,
+// when given), as `docker ps -a --filter label=...` does.
+func sandboxContainers(t *testing.T, owner string) []string {
+	t.Helper()
+	args := []string{"ps", "-a", "-q", "--filter", "label=rewardmesh.sandbox"}
+	if owner != "" {
+		args = append(args, "--filter", "label=rewardmesh.sandbox.owner="+owner)
+	}
+	out, err := exec.Command("docker", args...).Output()
+	if err != nil {
+		t.Fatalf("docker ps: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
+const addPython = "a, b = map(int, input().split())\nprint(a + b)\n"
+
+// stillJudges checks the sandbox still gives the right verdicts after an attack.
+func stillJudges(t *testing.T, ctx context.Context, s *sandbox.Sandbox) {
+	t.Helper()
+	tests := []reward.TestCase{{Input: "2 3\n", Output: "5\n"}, {Input: "10 -4\n", Output: "6\n"}}
+	for _, tc := range []struct {
+		src  string
+		want reward.Verdict
+	}{{addPython, reward.Accepted}, {"print(0)\n", reward.WrongAnswer}} {
+		res, err := s.Judge(ctx, sandbox.JudgeItem{Language: "python", Source: tc.src, Tests: tests})
+		if err != nil {
+			t.Fatalf("after the attack, judge: %v", err)
+		}
+		if res.Verdict != tc.want {
+			t.Fatalf("after the attack, verdict %s, want %s (%+v)", res.Verdict, tc.want, res)
+		}
+	}
+}
+
+func TestHostile(t *testing.T) {
+	s := newSandbox(t, sandbox.Config{Concurrency: 2, OutputLimitBytes: 1 << 20})
+	owner := s.OwnerID()
+	closed := false
+	defer func() {
+		if !closed {
+			_ = s.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	run := func(t *testing.T, lang, src string, timeMS, memMB int) sandbox.RunResult {
+		t.Helper()
+		res, err := s.Run(ctx, sandbox.RunItem{Language: lang, Source: src, TimeLimitMS: timeMS, MemoryLimitMB: memMB})
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		return res
+	}
+	judge := func(t *testing.T, lang, src string, timeMS, memMB int) sandbox.JudgeResult {
+		t.Helper()
+		res, err := s.Judge(ctx, sandbox.JudgeItem{Language: lang, Source: src, TimeLimitMS: timeMS, MemoryLimitMB: memMB,
+			Tests: []reward.TestCase{{Input: "1\n", Output: "1\n"}}})
+		if err != nil {
+			t.Fatalf("judge: %v", err)
+		}
+		return res
+	}
+
+	t.Run("network", func(t *testing.T) {
+		res := run(t, "python", `import os, socket
+print(sorted(os.listdir("/sys/class/net")))
+for addr in [("1.1.1.1", 80), ("8.8.8.8", 53), ("172.17.0.1", 2375)]:
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect(addr)
+        print("connected", addr)
+    except OSError as e:
+        print("refused")
+try:
+    socket.getaddrinfo("deb.debian.org", 80)
+    print("resolved")
+except OSError:
+    print("no dns")
+`, 10000, 0)
+		want := "['lo']\nrefused\nrefused\nrefused\nno dns\n"
+		if res.Status != "ok" || res.Stdout != want {
+			t.Fatalf("network reachable: status %s stdout %q stderr %q", res.Status, res.Stdout, res.Stderr)
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("fork bomb", func(t *testing.T) {
+		for _, tc := range []struct{ lang, src string }{
+			{"python", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"},
+			{"cpp", "#include <unistd.h>\nint main(){ while(1) fork(); }\n"},
+		} {
+			res := judge(t, tc.lang, tc.src, 1000, 0)
+			if res.Verdict != reward.TimeLimitExceeded && res.Verdict != reward.RuntimeError {
+				t.Fatalf("%s fork bomb: verdict %s, want TLE or RE", tc.lang, res.Verdict)
+			}
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("2 GiB allocation is MLE", func(t *testing.T) {
+		for _, tc := range []struct{ lang, src string }{
+			{"python", "x = bytearray(2 << 30)\nprint(len(x))\n"},
+			{"python", "a = []\nwhile True:\n    a.append(bytearray(16 << 20))\n"},
+			{"cpp", "#include <bits/stdc++.h>\nint main(){ std::vector<char> v(2LL << 30, 1); std::cout << v[12345]; }\n"},
+			{"cpp", "#include <bits/stdc++.h>\nstatic char big[1LL << 30];\nint main(){ for (long i = 0; i < (1LL << 30); i += 4096) big[i] = 1; std::cout << big[4096]; }\n"},
+		} {
+			res := judge(t, tc.lang, tc.src, 5000, 256)
+			if res.Verdict != reward.MemoryLimitExceeded {
+				t.Fatalf("%s allocation: verdict %s, want MLE (%+v)", tc.lang, res.Verdict, res)
+			}
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("sleep and busy loop are TLE soon after the limit", func(t *testing.T) {
+		for _, src := range []string{"import time\ntime.sleep(60)\n", "while True:\n    pass\n"} {
+			start := time.Now()
+			res := judge(t, "python", src, 1000, 0)
+			elapsed := time.Since(start)
+			if res.Verdict != reward.TimeLimitExceeded {
+				t.Fatalf("%q: verdict %s, want TLE", src, res.Verdict)
+			}
+			// The wall limit is 1.5 s for a 1 s limit; the rest is slack for a loaded host.
+			if elapsed > 15*time.Second || res.Tests[0].TimeMS > 2500 {
+				t.Fatalf("%q: TLE took %v (test time %d ms), want soon after the 1 s limit", src, elapsed, res.Tests[0].TimeMS)
+			}
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("output flood is OLE and truncated", func(t *testing.T) {
+		res := run(t, "python", "while True:\n    print('x' * 1000)\n", 5000, 0)
+		if res.Status != "ole" {
+			t.Fatalf("status %s, want ole", res.Status)
+		}
+		if len(res.Stdout) > 1<<20 {
+			t.Fatalf("stdout %d bytes, over the 1 MiB limit", len(res.Stdout))
+		}
+		if v := judge(t, "cpp", "#include <cstdio>\nint main(){ for(;;) fputs(\"yyyyyyyyyyyyyyyyyyyy\\n\", stdout); }\n", 5000, 0).Verdict; v != reward.OutputLimitExceeded {
+			t.Fatalf("cpp flood: verdict %s, want OLE", v)
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("4 GiB disk write fails", func(t *testing.T) {
+		res := run(t, "python", `import os
+chunk = b"z" * (1 << 20)
+for path in ["/work/big", "/tmp/big", "/dev/shm/big", "/big", "/usr/big"]:
+    written = 0
+    try:
+        with open(path, "wb") as f:
+            while written < (4 << 30):
+                f.write(chunk)
+                written += len(chunk)
+        print(path, "wrote 4 GiB")
+    except OSError:
+        print(path, "failed")
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+`, 20000, 0)
+		for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+			if !strings.HasSuffix(line, "failed") {
+				t.Fatalf("disk write: %q (status %s, stderr %q)", res.Stdout, res.Status, res.Stderr)
+			}
+		}
+		if strings.Count(res.Stdout, "failed") != 5 {
+			t.Fatalf("disk write: %q (status %s, stderr %q)", res.Stdout, res.Status, res.Stderr)
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("host files and the agent are out of reach", func(t *testing.T) {
+		res := run(t, "python", `import os
+checks = []
+for p in ["/var/run/docker.sock", "/run/docker.sock", "/work/main/go.mod", "/root/.cache", "/etc/shadow"]:
+    try:
+        open(p, "rb").read(1)
+        checks.append("read " + p)
+    except OSError:
+        pass
+for p in ["/proc/1/environ", "/proc/1/mem", "/proc/1/fd/0", "/proc/1/root/etc/hostname"]:
+    try:
+        open(p, "rb").read(1)
+        checks.append("read " + p)
+    except OSError:
+        pass
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(16, 1, 0, 0) == 0:  # PTRACE_ATTACH to the agent
+    checks.append("ptrace attached to the agent")
+print(checks)
+`, 10000, 0)
+		if res.Status != "ok" || strings.TrimSpace(res.Stdout) != "[]" {
+			t.Fatalf("reached: status %s stdout %q stderr %q", res.Status, res.Stdout, res.Stderr)
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("uid is not 0 and no capabilities", func(t *testing.T) {
+		res := run(t, "python", `import os
+print(os.getuid() != 0, os.geteuid() != 0, os.getgid() != 0)
+caps = [l for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm", "NoNewPrivs"))]
+print("".join(caps).split())
+`, 10000, 0)
+		want := "True True True\n['CapPrm:', '0000000000000000', 'CapEff:', '0000000000000000', 'NoNewPrivs:', '1']\n"
+		if res.Stdout != want {
+			t.Fatalf("identity: %q (stderr %q), want %q", res.Stdout, res.Stderr, want)
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("files and processes of another submission are gone", func(t *testing.T) {
+		leave := `import os, subprocess
+for p in ["/work/secret.txt", "/tmp/secret.txt", "/dev/shm/secret.txt"]:
+    open(p, "w").write("answer=42")
+subprocess.Popen(["python3", "-c", "import time; time.sleep(600)"], start_new_session=True)
+print("left")
+`
+		look := `import os
+found = [p for p in ["/work/secret.txt", "/tmp/secret.txt", "/dev/shm/secret.txt"] if os.path.exists(p)]
+procs = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid()))
+print(found, len(procs))
+`
+		// More submissions than containers, so later ones reuse containers that
+		// earlier ones dirtied.
+		for range 4 {
+			if res := run(t, "python", leave, 5000, 0); res.Stdout != "left\n" {
+				t.Fatalf("leave: %+v", res)
+			}
+			if res := run(t, "python", look, 5000, 0); res.Stdout != "[] 0\n" {
+				t.Fatalf("a later submission saw: %q (stderr %q)", res.Stdout, res.Stderr)
+			}
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("killing the runner", func(t *testing.T) {
+		// From inside: the agent is the container's init and ignores signals.
+		res := run(t, "python", "import os, signal\nfor sig in (signal.SIGKILL, signal.SIGTERM):\n    try:\n        os.kill(1, sig)\n    except OSError:\n        pass\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\nprint('alive')\n", 5000, 0)
+		if res.Status != "ok" && res.Status != "re" {
+			t.Fatalf("kill from inside: %+v", res)
+		}
+		stillJudges(t, ctx, s)
+
+		// From outside: kill the container mid-test; that submission is a system
+		// error, and the next ones are judged in a fresh container.
+		done := make(chan sandbox.JudgeResult, 1)
+		go func() {
+			res, err := s.Judge(ctx, sandbox.JudgeItem{Language: "python", Source: "import time\ntime.sleep(8)\n", TimeLimitMS: 10000,
+				Tests: []reward.TestCase{{Input: "", Output: ""}}})
+			if err != nil {
+				res.Verdict = "error: " + reward.Verdict(err.Error())
+			}
+			done <- res
+		}()
+		var killed bool
+		for deadline := time.Now().Add(20 * time.Second); !killed && time.Now().Before(deadline); {
+			time.Sleep(500 * time.Millisecond)
+			out, _ := exec.Command("docker", "ps", "-q", "--filter", "label=rewardmesh.sandbox.owner="+owner).Output()
+			for _, id := range strings.Fields(string(out)) {
+				top, _ := exec.Command("docker", "top", id).Output()
+				if strings.Contains(string(top), "time.sleep(8)") || strings.Contains(string(top), "main.py") {
+					if err := exec.Command("docker", "kill", id).Run(); err == nil {
+						killed = true
+					}
+				}
+			}
+		}
+		if !killed {
+			t.Fatalf("found no container running the sleeper to kill")
+		}
+		select {
+		case res := <-done:
+			if res.Verdict == reward.Accepted {
+				t.Fatalf("a submission whose container was killed was accepted")
+			}
+			t.Logf("killed submission: %s", res.Verdict)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the submission whose container was killed never finished")
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("shutdown leaves no container", func(t *testing.T) {
+		if err := s.Close(); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		closed = true
+		if left := sandboxContainers(t, owner); len(left) > 0 {
+			t.Fatalf("containers left after shutdown: %v", left)
+		}
+		if left := sandboxContainers(t, ""); len(left) > 0 {
+			t.Logf("sandbox containers of other owners still present: %v", left)
+		}
+	})
+}
