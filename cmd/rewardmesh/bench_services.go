@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/rewardmesh/rewardmesh/services/math/verify"
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
 	"github.com/rewardmesh/rewardmesh/services/swe"
 	"github.com/rewardmesh/rewardmesh/services/trainer"
@@ -54,4 +56,21 @@ func benchTrainer(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	return trainer.Bench(ctx, env.stdout)
+}
+
+// benchMath times the verifier per pair over the conformance files, against the
+// Math-Verify timings stored with them.
+func benchMath(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("bench math", env)
+	dir := fs.String("dir", conformanceFile(env, "math"), "folder of the math conformance files")
+	rounds := fs.Int("rounds", 20, "passes over the pairs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	report, err := verify.BenchPairs(ctx, *dir, *rounds)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, report.String())
+	return nil
 }

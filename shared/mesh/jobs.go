@@ -97,6 +97,11 @@ func EnsureJobStreams(ctx context.Context, js jetstream.JetStream) error {
 
 // Jobs submits, reads and works asynchronous jobs.
 type Jobs struct {
+	// AckWait is how long a job may go without a sign of life from its worker
+	// before JetStream gives it to another (default 30s; a running job sends one
+	// every AckWait/3).
+	AckWait time.Duration
+
 	js       jetstream.JetStream
 	kv       jetstream.KeyValue
 	payloads *payloads
@@ -204,10 +209,18 @@ func (j *Jobs) Results(ctx context.Context, id string) ([]ResultMsg, error) {
 	cons, err := j.js.OrderedConsumer(ctx, ResultsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{ResultsSubject(id)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		// A backstop: the consumer is deleted below, and a reader that died
+		// before that must not leave it on the server for long.
+		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
 		return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
 	}
+	defer func() {
+		if name := cons.CachedInfo().Name; name != "" {
+			_ = j.js.DeleteConsumer(context.WithoutCancel(ctx), ResultsStream, name)
+		}
+	}()
 	info, err := cons.Info(ctx)
 	if err != nil {
 		return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
@@ -243,6 +256,13 @@ func (j *Jobs) Results(ctx context.Context, id string) ([]ResultMsg, error) {
 	return out, nil
 }
 
+func (j *Jobs) ackWait() time.Duration {
+	if j.AckWait > 0 {
+		return j.AckWait
+	}
+	return 30 * time.Second
+}
+
 // Scorer scores items and calls emit once per item, as each result is ready, from
 // any goroutine.
 type Scorer func(ctx context.Context, items []reward.Item, emit func(index int, r reward.Result))
@@ -258,7 +278,7 @@ func (j *Jobs) Work(ctx context.Context, score Scorer, concurrency int) error {
 	cons, err := j.js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
 		Durable:       jobsConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       j.ackWait(),
 		MaxDeliver:    10,
 		MaxAckPending: 1024,
 	})
@@ -302,7 +322,7 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
-		t := time.NewTicker(10 * time.Second)
+		t := time.NewTicker(j.ackWait() / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -336,14 +356,18 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 		_ = msg.Term()
 		return
 	}
-	done, err := j.Results(ctx, job.ID)
-	if err != nil {
-		_ = msg.NakWithDelay(time.Second)
-		return
-	}
-	skip := make(map[int]bool, len(done))
-	for _, d := range done {
-		skip[d.Index] = true
+	// A redelivered job (its worker died) skips what was already answered. A
+	// first delivery has nothing to skip, and reading back costs a consumer.
+	skip := map[int]bool{}
+	if meta, err := msg.Metadata(); err == nil && meta.NumDelivered > 1 {
+		done, err := j.Results(ctx, job.ID)
+		if err != nil {
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		for _, d := range done {
+			skip[d.Index] = true
+		}
 	}
 	state := reward.Job{ID: job.ID, State: reward.JobRunning, Total: len(job.Items), Created: time.Now().UTC()}
 	if entry, err := j.kv.Get(ctx, job.ID); err == nil {
@@ -362,21 +386,30 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 	}
 	var mu sync.Mutex
 	var publishErr error
+	var published int
 	score(ctx, todo, func(k int, r reward.Result) {
 		index := todoIndex[k]
 		b, _ := json.Marshal(ResultMsg{JobID: job.ID, Index: index, Total: len(job.Items), Result: r, Meta: job.Meta})
 		out := nats.NewMsg(ResultsSubject(job.ID))
 		out.Data = b
 		out.Header.Set(jetstream.MsgIDHeader, job.ID+"/"+strconv.Itoa(index))
-		if _, err := j.js.PublishMsg(ctx, out); err != nil {
-			mu.Lock()
+		_, err := j.js.PublishMsg(ctx, out)
+		mu.Lock()
+		if err != nil {
 			publishErr = errors.Join(publishErr, err)
-			mu.Unlock()
+		} else {
+			published++
 		}
+		mu.Unlock()
 	})
+	if publishErr == nil && published < len(todo) {
+		publishErr = fmt.Errorf("%d of %d results published before the worker stopped", published, len(todo))
+	}
 	if publishErr != nil {
 		j.log.Warn("jobs: some results not published; job will be redelivered", "job", job.ID, "err", publishErr)
-		_ = msg.NakWithDelay(time.Second)
+		if ctx.Err() == nil {
+			_ = msg.NakWithDelay(time.Second)
+		} // a worker that is stopping leaves the job to be redelivered after AckWait
 		return
 	}
 	state.State = reward.JobDone

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -60,7 +61,10 @@ func (p *payloads) put(ctx context.Context, body []byte) (string, error) {
 		return "", err
 	}
 	name := nuid.Next()
-	if _, err := store.PutBytes(ctx, name, body); err != nil {
+	// Each chunk is one message, so it must fit under the server's max payload.
+	chunk := uint32(min(int64(128<<10), p.nc.MaxPayload()-headroom))
+	meta := jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
+	if _, err := store.Put(ctx, meta, bytes.NewReader(body)); err != nil {
 		return "", fmt.Errorf("put payload: %w", err)
 	}
 	return name, nil

@@ -178,6 +178,9 @@ func (s *Service) serve(ep Endpoint, req micro.Request) {
 		}
 	}
 	out, err := safeCall(ctx, ep.Handler, payload)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = reward.Errorf(reward.Timeout, "%s: the caller's deadline passed", ep.Name)
+	}
 	if err != nil {
 		if e := reward.AsError(err); e.Code == reward.Internal {
 			s.log.Error("endpoint failed", "endpoint", ep.Name, "err", err)

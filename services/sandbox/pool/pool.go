@@ -129,6 +129,9 @@ type Pool struct {
 	uidSeq atomic.Int64
 }
 
+// errFull stops the filler: the pool is at Max or closed.
+var errFull = errors.New("pool full or closed")
+
 // ErrClosed is returned by Acquire after Close.
 var ErrClosed = errors.New("sandbox pool is closed")
 
@@ -166,6 +169,9 @@ func (p *Pool) fill() {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			c, err := p.create(ctx)
 			cancel()
+			if errors.Is(err, errFull) {
+				break
+			}
 			if err != nil {
 				p.log.Warn("start warm container", "err", err)
 				break
@@ -303,7 +309,7 @@ func (p *Pool) create(ctx context.Context) (*Container, error) {
 	p.mu.Lock()
 	if p.closed || p.total >= p.cfg.Max {
 		p.mu.Unlock()
-		return nil, errors.New("pool full or closed")
+		return nil, errFull
 	}
 	p.total++
 	p.mu.Unlock()

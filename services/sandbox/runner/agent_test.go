@@ -1,0 +1,143 @@
+//go:build linux
+
+package runner
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The agent runs here as an ordinary process (not a container's init): reset
+// refuses to run, and everything else behaves as in the sandbox.
+func newTestAgent(t *testing.T) *Agent {
+	t.Helper()
+	return &Agent{WorkDir: t.TempDir()}
+}
+
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func TestAgentRun(t *testing.T) {
+	a := newTestAgent(t)
+	sh := needTool(t, "sh")
+	cases := []struct {
+		name   string
+		script string
+		stdin  string
+		lim    Limits
+		status Status
+		stdout string
+	}{
+		{"echo stdin", "cat", "hello\n", Limits{}, StatusOK, "hello\n"},
+		{"exit code", "exit 3", "", Limits{}, StatusRE, ""},
+		{"killed by a signal", "kill -SEGV $$", "", Limits{}, StatusRE, ""},
+		{"sleep past the wall limit", "sleep 5", "", Limits{CPUMillis: 200, WallMillis: 300}, StatusTLE, ""},
+		{"busy loop past the CPU limit", "while :; do :; done", "", Limits{CPUMillis: 300, WallMillis: 5000}, StatusTLE, ""},
+		{"output flood", "yes", "", Limits{OutputBytes: 1000}, StatusOLE, ""},
+		{"background child does not hold the test", "sleep 30 & echo done", "", Limits{WallMillis: 10000}, StatusOK, "done\n"},
+		{"input never read", "echo skipped", strings.Repeat("x", 1<<20), Limits{}, StatusOK, "skipped\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := a.run(Request{ID: 1, Op: OpRun, Argv: []string{sh, "-c", tc.script}, Stdin: []byte(tc.stdin), Limits: tc.lim})
+			if resp.Status != tc.status {
+				t.Fatalf("status %s, want %s (%+v, stderr %q)", resp.Status, tc.status, resp, resp.Stderr)
+			}
+			if tc.stdout != "" && string(resp.Stdout) != tc.stdout {
+				t.Fatalf("stdout %q, want %q", resp.Stdout, tc.stdout)
+			}
+			if tc.status == StatusOLE && len(resp.Stdout) > 1000 {
+				t.Fatalf("stdout %d bytes, over the limit", len(resp.Stdout))
+			}
+		})
+	}
+}
+
+func TestAgentMemoryLimit(t *testing.T) {
+	a := newTestAgent(t)
+	py := needTool(t, "python3")
+	resp := a.run(Request{Op: OpRun, Argv: []string{py, "-c", "x = bytearray(1 << 30)"}, Limits: Limits{MemoryBytes: 128 << 20}})
+	if resp.Status != StatusRE || !bytes.Contains(resp.Stderr, []byte("MemoryError")) {
+		t.Fatalf("1 GiB under a 128 MiB limit: %+v stderr %q", resp, resp.Stderr)
+	}
+	resp = a.run(Request{Op: OpRun, Argv: []string{py, "-c", "print(sum(range(10)))"}, Limits: Limits{MemoryBytes: 256 << 20}})
+	if resp.Status != StatusOK || string(resp.Stdout) != "45\n" || resp.MemoryKB <= 0 {
+		t.Fatalf("small program: %+v stderr %q", resp, resp.Stderr)
+	}
+}
+
+func TestAgentStartErrors(t *testing.T) {
+	a := newTestAgent(t)
+	for _, argv := range [][]string{nil, {"no-such-program-here"}, {"/no/such/path"}} {
+		resp := a.run(Request{Op: OpRun, Argv: argv})
+		if resp.Status != StatusFailed || resp.Error == "" {
+			t.Fatalf("argv %q: %+v", argv, resp)
+		}
+	}
+}
+
+func TestAgentFiles(t *testing.T) {
+	a := newTestAgent(t)
+	files := map[string]File{"main.py": {Data: []byte("print(1)")}, "bin/tool": {Data: []byte("#!/bin/sh\necho hi\n"), Exec: true}, "../escape": {Data: []byte("x")}}
+	if err := a.write(files); err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.read("main.py")
+	if err != nil || string(data) != "print(1)" {
+		t.Fatalf("read back %q %v", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(a.WorkDir), "escape")); err == nil {
+		t.Fatalf("a path with .. escaped the work directory")
+	}
+	if _, err := os.Stat(filepath.Join(a.WorkDir, "escape")); err != nil {
+		t.Fatalf("the .. path was not kept inside the work directory: %v", err)
+	}
+	resp := a.run(Request{Op: OpRun, Argv: []string{"./bin/tool"}})
+	if resp.Status != StatusOK || string(resp.Stdout) != "hi\n" {
+		t.Fatalf("run the written tool: %+v", resp)
+	}
+	if _, err := a.read("/"); err == nil {
+		t.Fatalf("reading the work directory itself succeeded")
+	}
+	if err := a.reset(); err == nil {
+		t.Fatalf("reset outside a container must refuse")
+	}
+}
+
+func TestAgentServe(t *testing.T) {
+	a := newTestAgent(t)
+	sh := needTool(t, "sh")
+	var in bytes.Buffer
+	_ = WriteFrame(&in, Request{ID: 1, Op: OpPing})
+	_ = WriteFrame(&in, Request{ID: 2, Op: OpRun, Argv: []string{sh, "-c", "echo two"}})
+	_ = WriteFrame(&in, Request{ID: 3, Op: "bogus"})
+	var out bytes.Buffer
+	if err := a.Serve(&in, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint64]Response{}
+	for {
+		var r Response
+		if err := ReadFrame(&out, &r); err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		got[r.ID] = r
+	}
+	if len(got) != 3 || got[1].Error != "" || string(got[2].Stdout) != "two\n" || got[3].Error == "" {
+		t.Fatalf("responses %+v", got)
+	}
+}

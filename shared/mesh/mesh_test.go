@@ -1,0 +1,237 @@
+package mesh_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rewardmesh/rewardmesh/shared/mesh"
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// start runs an embedded server with a small max payload, so that ordinary test
+// bodies are "large".
+func start(t *testing.T, maxPayload int32) *mesh.Client {
+	t.Helper()
+	emb, err := mesh.StartServer(mesh.ServerOptions{StoreDir: t.TempDir(), MaxPayload: maxPayload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Close)
+	nc, err := mesh.Connect(emb.ClientURL(), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return mesh.NewClient(nc)
+}
+
+// echoLength answers each item with its length and the item doubled, so that
+// the response is larger than the request.
+func echoLength(_ context.Context, raw json.RawMessage) any {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return map[string]any{"error": reward.Errorf(reward.Invalid, "want a string")}
+	}
+	return map[string]any{"n": len(s), "twice": s + s}
+}
+
+func TestLargeBodiesTravelThroughTheObjectStore(t *testing.T) {
+	c := start(t, 64<<10)
+	svc, err := mesh.Serve(c.Conn(), mesh.Config{Name: "echo", Endpoints: []mesh.Endpoint{{Name: "len", Handler: mesh.Batch(echoLength, 2)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(time.Second)
+
+	items := make([]string, 40)
+	for i := range items {
+		items[i] = strings.Repeat(string(rune('a'+i%26)), 10_000+i)
+	}
+	body, _ := json.Marshal(map[string]any{"items": items})
+	if len(body) < 4*(64<<10) {
+		t.Fatalf("test body of %d bytes is not larger than the max payload", len(body))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := c.Call(ctx, "echo", "len", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Results []struct {
+			N     int    `json:"n"`
+			Twice string `json:"twice"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) != len(items) {
+		t.Fatalf("%d results for %d items", len(resp.Results), len(items))
+	}
+	for i, r := range resp.Results {
+		if r.N != len(items[i]) || r.Twice != items[i]+items[i] {
+			t.Fatalf("item %d: n=%d, twice of %d bytes", i, r.N, len(r.Twice))
+		}
+	}
+}
+
+func TestBusyAndUnavailable(t *testing.T) {
+	c := start(t, 0)
+	release := make(chan struct{})
+	var started atomic.Int32
+	slow := func(ctx context.Context, _ []byte) ([]byte, error) {
+		started.Add(1)
+		<-release
+		return []byte(`{"results":[]}`), nil
+	}
+	svc, err := mesh.Serve(c.Conn(), mesh.Config{Name: "slow", MaxInFlight: 1, Endpoints: []mesh.Endpoint{{Name: "op", Handler: slow}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	first := make(chan error, 1)
+	go func() { _, err := c.Call(ctx, "slow", "op", []byte(`{}`)); first <- err }()
+	for started.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = c.Call(ctx, "slow", "op", []byte(`{}`))
+	var e *reward.Error
+	if !errors.As(err, &e) || e.Code != reward.Busy {
+		t.Fatalf("a second call past the in-flight limit: %v, want busy at once", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("the first call: %v", err)
+	}
+
+	_, err = c.Call(ctx, "nobody", "op", []byte(`{}`))
+	if !errors.As(err, &e) || e.Code != reward.Unavailable {
+		t.Fatalf("a service nobody runs: %v, want unavailable", err)
+	}
+
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	stuck := make(chan struct{})
+	defer close(stuck)
+	svc2, err := mesh.Serve(c.Conn(), mesh.Config{Name: "stuck", Endpoints: []mesh.Endpoint{{Name: "op", Handler: func(ctx context.Context, _ []byte) ([]byte, error) {
+		select {
+		case <-stuck:
+		case <-ctx.Done(): // the caller's deadline reached the service
+		}
+		return nil, ctx.Err()
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc2.Stop(time.Second)
+	_, err = c.Call(short, "stuck", "op", []byte(`{}`))
+	if !errors.As(err, &e) || e.Code != reward.Timeout {
+		t.Fatalf("a call past its deadline: %v, want timeout", err)
+	}
+}
+
+func TestHandlerPanicIsAnInternalErrorNotACrash(t *testing.T) {
+	c := start(t, 0)
+	svc, err := mesh.Serve(c.Conn(), mesh.Config{Name: "boom", Endpoints: []mesh.Endpoint{{Name: "op", Handler: func(context.Context, []byte) ([]byte, error) {
+		panic("bad input")
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 2 { // and the service still answers afterwards
+		_, err := c.Call(ctx, "boom", "op", []byte(`{}`))
+		var e *reward.Error
+		if !errors.As(err, &e) || e.Code != reward.Internal {
+			t.Fatalf("panicking handler: %v, want internal", err)
+		}
+	}
+}
+
+// A worker that dies in the middle of a job leaves it unacked; after the ack wait
+// another worker takes it and scores only the items still unanswered, so every
+// item is answered exactly once.
+func TestJobRedeliveredAfterAWorkerDiesAnswersEachItemOnce(t *testing.T) {
+	c := start(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	jobs, err := mesh.NewJobs(ctx, c.Conn(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs.AckWait = time.Second
+
+	items := make([]reward.Item, 6)
+	for i := range items {
+		items[i] = reward.Item{Domain: reward.Math, Response: strings.Repeat("x", i)}
+	}
+	if err := jobs.Submit(ctx, mesh.Job{ID: "test.redeliver.1", Items: items}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first worker answers three items, then its process "dies".
+	firstCtx, killFirst := context.WithCancel(ctx)
+	answered := make(chan struct{})
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		_ = jobs.Work(firstCtx, func(ctx context.Context, items []reward.Item, emit func(int, reward.Result)) {
+			for i := range 3 {
+				emit(i, reward.Result{Reward: float64(len(items[i].Response))})
+			}
+			close(answered)
+			<-ctx.Done()
+		}, 1)
+	}()
+	<-answered
+	killFirst()
+	<-firstDone
+
+	var secondSaw atomic.Int32
+	secondCtx, stopSecond := context.WithCancel(ctx)
+	defer stopSecond()
+	go func() {
+		_ = jobs.Work(secondCtx, func(_ context.Context, items []reward.Item, emit func(int, reward.Result)) {
+			secondSaw.Store(int32(len(items)))
+			for i, it := range items {
+				emit(i, reward.Result{Reward: float64(len(it.Response))})
+			}
+		}, 1)
+	}()
+	var view mesh.JobView
+	for ctx.Err() == nil {
+		if view, err = jobs.Get(ctx, "test.redeliver.1"); err == nil && view.State == reward.JobDone {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if view.State != reward.JobDone {
+		t.Fatalf("job not done after redelivery: %+v", view)
+	}
+	if got := secondSaw.Load(); got != 3 {
+		t.Errorf("the second worker scored %d items, want the 3 unanswered", got)
+	}
+	msgs, err := jobs.Results(ctx, "test.redeliver.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 6 {
+		t.Fatalf("%d results, want 6", len(msgs))
+	}
+	for i, m := range msgs {
+		if m.Index != i || m.Result.Reward != float64(i) {
+			t.Errorf("result %d: %+v", i, m)
+		}
+	}
+}
