@@ -19,8 +19,11 @@ import (
 
 // BenchOptions tunes Bench.
 type BenchOptions struct {
-	// Tests is how many runs each overhead measurement takes [200].
+	// Tests is how many runs each overhead round takes [100].
 	Tests int
+	// Rounds is how many service/bare round pairs are timed, alternating, of
+	// which the medians are reported [5].
+	Rounds int
 	// LoadFile is codecontests_load.jsonl (problems with stdin tests); empty
 	// skips the throughput measurement.
 	LoadFile string
@@ -38,12 +41,15 @@ const trivialCpp = "#include <cstdio>\nint main(){char b[64];if(scanf(\"%63s\",b
 // real stdin tests. It writes a report to w.
 func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) error {
 	if opts.Tests <= 0 {
-		opts.Tests = 200
+		opts.Tests = 100
 	}
-	fmt.Fprintf(w, "sandbox bench: %d tests per measurement, GOMAXPROCS-visible CPUs, concurrency %d, test parallelism %d\n",
-		opts.Tests, s.cfg.Concurrency, s.cfg.TestParallel)
+	if opts.Rounds <= 0 {
+		opts.Rounds = 5
+	}
+	fmt.Fprintf(w, "sandbox bench: %d rounds of %d tests in sequence, service and bare alternating; concurrency %d, test parallelism %d\n",
+		opts.Rounds, opts.Tests, s.cfg.Concurrency, s.cfg.TestParallel)
 	for _, lang := range []Language{Python, Cpp} {
-		if err := benchOverhead(ctx, s, lang, opts.Tests, w); err != nil {
+		if err := benchOverhead(ctx, s, lang, opts.Tests, opts.Rounds, w); err != nil {
 			return err
 		}
 	}
@@ -55,7 +61,7 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	return nil
 }
 
-func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n int, w io.Writer) error {
+func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int, w io.Writer) error {
 	src := trivialPython
 	if lang == Cpp {
 		src = trivialCpp
@@ -80,7 +86,7 @@ func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n int, w io.W
 	}
 	// Service and bare runs alternate, so both see the same machine load.
 	var svc, base []time.Duration
-	for range 3 {
+	for range rounds {
 		start := time.Now()
 		res, err := s.judge(ctx, sp)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -289,4 +290,46 @@ func metric(t *testing.T, base, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// SIGTERM stops taking work but lets what is in flight finish: a program that
+// runs for two seconds, judged when the signal arrives, still gets its answer.
+func TestSIGTERMFinishesInFlightWork(t *testing.T) {
+	base, p := startUp(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if status, _ := getJSON(t, base+"/healthz"); status == 200 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	type answer struct {
+		status int
+		out    map[string]any
+	}
+	done := make(chan answer, 1)
+	go func() {
+		status, out := postJSON(t, base+"/v1/code/run", `{"items":[{"language":"python","source":"import time\ntime.sleep(2)\nprint('finished')"}]}`)
+		done <- answer{status, out}
+	}()
+	time.Sleep(700 * time.Millisecond) // the program is running
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a.status != 200 {
+		t.Fatalf("in-flight request after SIGTERM: %d %v", a.status, a.out)
+	}
+	r := a.out["results"].([]any)[0].(map[string]any)
+	if r["status"] != "ok" || !strings.Contains(fmt.Sprint(r["stdout"]), "finished") {
+		t.Errorf("in-flight program: %v", r)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(45 * time.Second):
+		t.Fatalf("up did not exit after SIGTERM")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("up exited %d after SIGTERM", code)
+	}
 }
