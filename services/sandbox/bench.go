@@ -19,10 +19,10 @@ import (
 
 // BenchOptions tunes Bench.
 type BenchOptions struct {
-	// Tests is how many runs each overhead round takes [100].
+	// Tests is how many runs each overhead round takes [40].
 	Tests int
 	// Rounds is how many service/bare round pairs are timed, alternating, of
-	// which the medians are reported [5].
+	// which the medians are reported [10].
 	Rounds int
 	// LoadFile is codecontests_load.jsonl (problems with stdin tests); empty
 	// skips the throughput measurement.
@@ -41,10 +41,10 @@ const trivialCpp = "#include <cstdio>\nint main(){char b[64];if(scanf(\"%63s\",b
 // real stdin tests. It writes a report to w.
 func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) error {
 	if opts.Tests <= 0 {
-		opts.Tests = 100
+		opts.Tests = 40
 	}
 	if opts.Rounds <= 0 {
-		opts.Rounds = 5
+		opts.Rounds = 10
 	}
 	fmt.Fprintf(w, "sandbox bench: %d rounds of %d tests in sequence, service and bare alternating; concurrency %d, test parallelism %d\n",
 		opts.Rounds, opts.Tests, s.cfg.Concurrency, s.cfg.TestParallel)

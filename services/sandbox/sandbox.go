@@ -50,6 +50,10 @@ type Config struct {
 	// language whose image is missing is answered with the command to run.
 	BuildMissing bool
 	Build        images.BuildOptions
+	// NoUsrVolume keeps containers on the image's own /usr instead of a
+	// read-only volume copy of it (which starts programs faster where Docker's
+	// storage is FUSE-backed).
+	NoUsrVolume bool
 	// ReconcileEvery is how often orphaned containers are looked for [1m].
 	ReconcileEvery time.Duration
 	Logger         *slog.Logger
@@ -192,6 +196,7 @@ func (s *Sandbox) newPool(lang Language) *pool.Pool {
 		PidsLimit:   256,
 		WorkBytes:   256 << 20,
 		TmpBytes:    64 << 20,
+		UsrVolume:   !s.cfg.NoUsrVolume,
 		Logger:      s.log,
 	})
 }

@@ -18,15 +18,25 @@ type Client struct {
 	payloads *payloads
 	// Timeout bounds a call whose context has no deadline.
 	Timeout time.Duration
+	// Silence is how long a call waits without a word from the replica working
+	// on it (its answer or a heartbeat) before taking that replica for dead and
+	// sending the request again; the queue group gives it to a live replica. The
+	// dead one never answered, so each request is still answered once.
+	Silence time.Duration
+	// Attempts bounds how often a request is sent when replicas fall silent.
+	Attempts int
 }
 
 // NewClient returns a client over nc.
 func NewClient(nc *nats.Conn) *Client {
-	return &Client{nc: nc, payloads: newPayloads(nc), Timeout: 5 * time.Minute}
+	return &Client{nc: nc, payloads: newPayloads(nc), Timeout: 5 * time.Minute, Silence: 5 * time.Second, Attempts: 3}
 }
 
 // Conn is the client's NATS connection.
 func (c *Client) Conn() *nats.Conn { return c.nc }
+
+// errSilent: the replica stopped answering (died, or lost its connection).
+var errSilent = errors.New("replica fell silent")
 
 // Call sends payload to service's op and returns the response body. A service
 // error comes back as a *reward.Error with the service's code; no responder is
@@ -47,12 +57,24 @@ func (c *Client) Call(ctx context.Context, service, op string, payload []byte) (
 		if err != nil {
 			return nil, reward.Errorf(reward.TooLarge, "request of %d bytes: %v", len(payload), err)
 		}
+		// The request body stays until the call is over: a retry sends it again.
+		defer c.payloads.remove(context.WithoutCancel(ctx), name)
 		msg.Header.Set(headerObject, name)
 	}
-	resp, err := c.nc.RequestMsgWithContext(ctx, msg)
+	attempts := max(c.Attempts, 1)
+	var resp *nats.Msg
+	var err error
+	for attempt := 1; ; attempt++ {
+		resp, err = c.roundTrip(ctx, msg)
+		if !errors.Is(err, errSilent) || attempt >= attempts {
+			break
+		}
+	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, reward.Errorf(reward.Unavailable, "service %s is not running", service)
+	case errors.Is(err, errSilent):
+		return nil, reward.Errorf(reward.Unavailable, "%s.%s: %d replicas fell silent in turn", service, op, attempts)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return nil, reward.Errorf(reward.Timeout, "%s.%s did not answer in time", service, op)
 	case errors.Is(err, context.Canceled):
@@ -68,9 +90,49 @@ func (c *Client) Call(ctx context.Context, service, op string, payload []byte) (
 		if err != nil {
 			return nil, reward.Errorf(reward.Internal, "fetch large response: %v", err)
 		}
+		c.payloads.remove(context.WithoutCancel(ctx), name)
 		return body, nil
 	}
 	return resp.Data, nil
+}
+
+// roundTrip publishes msg and waits for its answer, taking heartbeats as signs
+// that the replica is still at work.
+func (c *Client) roundTrip(ctx context.Context, msg *nats.Msg) (*nats.Msg, error) {
+	inbox := c.nc.NewInbox()
+	ch := make(chan *nats.Msg, 16)
+	sub, err := c.nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	msg.Reply = inbox
+	if err := c.nc.PublishMsg(msg); err != nil {
+		return nil, err
+	}
+	silence := c.Silence
+	if silence <= 0 {
+		silence = 5 * time.Second
+	}
+	timer := time.NewTimer(silence)
+	defer timer.Stop()
+	for {
+		select {
+		case m := <-ch:
+			switch {
+			case m.Header.Get("Status") == "503":
+				return nil, nats.ErrNoResponders
+			case m.Header.Get(headerProgress) != "":
+				timer.Reset(silence)
+			default:
+				return m, nil
+			}
+		case <-timer.C:
+			return nil, errSilent
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // Ping asks every running replica of service to answer and reports whether one

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
@@ -233,5 +235,80 @@ func TestJobRedeliveredAfterAWorkerDiesAnswersEachItemOnce(t *testing.T) {
 		if m.Index != i || m.Result.Reward != float64(i) {
 			t.Errorf("result %d: %+v", i, m)
 		}
+	}
+}
+
+// A replica that dies while working on a request stops its heartbeats; the caller
+// hears the silence and sends the request again, and a live replica answers. The
+// caller never waits out its whole deadline.
+func TestCallSurvivesAReplicaDyingMidRequest(t *testing.T) {
+	emb, err := mesh.StartServer(mesh.ServerOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	connect := func(name string) *nats.Conn {
+		nc, err := mesh.Connect(emb.ClientURL(), name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	answer := func(who string) mesh.Handler {
+		return func(ctx context.Context, _ []byte) ([]byte, error) {
+			return []byte(`{"by":"` + who + `"}`), nil
+		}
+	}
+	working := make(chan struct{})
+	dying := connect("dying")
+	_, err = mesh.Serve(dying, mesh.Config{Name: "work", Endpoints: []mesh.Endpoint{{Name: "op", Handler: func(ctx context.Context, _ []byte) ([]byte, error) {
+		close(working)
+		<-ctx.Done() // never finishes: its process is about to die
+		return nil, ctx.Err()
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dying.Flush(); err != nil { // the server has its subscription before the first request
+		t.Fatal(err)
+	}
+	client := mesh.NewClient(connect("client"))
+	client.Silence = 1500 * time.Millisecond
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	type result struct {
+		body []byte
+		err  error
+		took time.Duration
+	}
+	got := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		body, err := client.Call(ctx, "work", "op", []byte(`{}`))
+		got <- result{body, err, time.Since(start)}
+	}()
+	select {
+	case <-working:
+	case r := <-got:
+		t.Fatalf("the call ended before the replica started work: %v", r.err)
+	}
+	// A second replica joins, and the first one's process dies: its connection
+	// goes, its heartbeats stop.
+	if _, err := mesh.Serve(connect("alive"), mesh.Config{Name: "work", Endpoints: []mesh.Endpoint{{Name: "op", Handler: answer("alive")}}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * mesh.Heartbeat) // heartbeats kept the call waiting on the working replica
+	dying.Close()
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("call after a replica died: %v", r.err)
+	}
+	if string(r.body) != `{"by":"alive"}` {
+		t.Fatalf("answered %s", r.body)
+	}
+	if r.took > 20*time.Second {
+		t.Errorf("the call took %s: it waited on the dead replica", r.took)
 	}
 }

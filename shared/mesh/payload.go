@@ -70,7 +70,7 @@ func (p *payloads) put(ctx context.Context, body []byte) (string, error) {
 	return name, nil
 }
 
-// get reads the object and deletes it: every large body is read exactly once.
+// get reads the object.
 func (p *payloads) get(ctx context.Context, name string) ([]byte, error) {
 	store, err := p.bucket(ctx)
 	if err != nil {
@@ -80,8 +80,15 @@ func (p *payloads) get(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get payload %s: %w", name, err)
 	}
-	_ = store.Delete(context.WithoutCancel(ctx), name)
 	return body, nil
+}
+
+// remove deletes the object once nobody will read it again: the caller, after
+// its call, for both request and response bodies.
+func (p *payloads) remove(ctx context.Context, name string) {
+	if store, err := p.bucket(ctx); err == nil {
+		_ = store.Delete(ctx, name)
+	}
 }
 
 // respond answers req with body, through the object store when it is too large.

@@ -109,7 +109,12 @@ type Service struct {
 const (
 	headerDeadline = "Rewardmesh-Deadline" // unix milliseconds: the caller's deadline
 	headerObject   = "Rewardmesh-Object"   // the body lives in the object store under this name
+	headerProgress = "Rewardmesh-Progress" // a heartbeat on the reply subject: still working
 )
+
+// Heartbeat is how often a service tells a caller it is still working on its
+// request; a caller hears a replica's death as the heartbeats stopping.
+const Heartbeat = time.Second
 
 // Serve starts cfg's endpoints on nc. They keep answering until Stop.
 func Serve(nc *nats.Conn, cfg Config) (*Service, error) {
@@ -140,6 +145,11 @@ func Serve(nc *nats.Conn, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("add endpoint %s.%s: %w", cfg.Name, ep.Name, err)
 		}
 	}
+	// Once Serve returns, the server routes requests here: a caller that starts
+	// right away must not be told nobody is serving.
+	if err := nc.Flush(); err != nil {
+		svc.log.Warn("flush subscriptions", "err", err)
+	}
 	return svc, nil
 }
 
@@ -163,6 +173,7 @@ func (s *Service) handle(ep Endpoint) micro.Handler {
 }
 
 func (s *Service) serve(ep Endpoint, req micro.Request) {
+	defer s.heartbeat(req.Reply())()
 	ctx := context.Background()
 	if ms, err := strconv.ParseInt(req.Headers().Get(headerDeadline), 10, 64); err == nil {
 		var cancel context.CancelFunc
@@ -191,6 +202,30 @@ func (s *Service) serve(ep Endpoint, req micro.Request) {
 	if err := s.payloads.respond(ctx, req, out); err != nil {
 		s.log.Error("respond", "endpoint", ep.Name, "err", err)
 	}
+}
+
+// heartbeat tells the caller at reply, every Heartbeat until stopped, that this
+// replica is alive and working on its request.
+func (s *Service) heartbeat(reply string) (stop func()) {
+	if reply == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				m := nats.NewMsg(reply)
+				m.Header.Set(headerProgress, "1")
+				_ = s.payloads.nc.PublishMsg(m)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // safeCall keeps a handler's panic from taking the whole service down with it.

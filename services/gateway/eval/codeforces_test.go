@@ -58,6 +58,10 @@ func TestRunCodeforces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if keep := os.Getenv("REWARDMESH_KEEP_SCREENSHOT"); keep != "" {
+		data, _ := os.ReadFile(filepath.Join(out, ReportFile))
+		os.WriteFile(filepath.Join(keep, "codeforces.html"), data, 0o644)
+	}
 	var results []cfProblemResult
 	readJSON(t, filepath.Join(out, CodeforcesFile), &results)
 	if len(results) != 3 {

@@ -26,6 +26,7 @@ type Progress struct {
 	every    time.Duration
 	now      func() time.Time
 	finished bool
+	drawn    int // done at the last draw, so Finish does not repeat it
 }
 
 // NewProgress reports to w (nil: nowhere) for total samples.
@@ -56,7 +57,7 @@ func (p *Progress) Cached(n int) { p.add(n, n, 0) }
 func (p *Progress) Judged(n, errs int) { p.add(n, 0, errs) }
 
 func (p *Progress) add(n, cached, errs int) {
-	if p == nil {
+	if p == nil || (n == 0 && errs == 0) {
 		return
 	}
 	p.mu.Lock()
@@ -81,7 +82,9 @@ func (p *Progress) Finish() {
 		return
 	}
 	p.finished = true
-	p.draw(p.now())
+	if p.drawn != p.done || p.done == 0 {
+		p.draw(p.now())
+	}
 	if p.tty && p.w != nil {
 		fmt.Fprintln(p.w)
 	}
@@ -120,6 +123,7 @@ func (p *Progress) draw(now time.Time) {
 	if p.w == nil {
 		return
 	}
+	p.drawn = p.done
 	if !p.tty {
 		fmt.Fprintln(p.w, p.line(now))
 		return

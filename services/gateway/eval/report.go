@@ -23,13 +23,26 @@ var verdictColors = map[string]string{
 // reads the same offline and in a CI artifact.
 func RenderReport(sum *Summary) []byte {
 	var buf bytes.Buffer
+	// Codeforces problems have a rating, not a difficulty, and a source.
+	diffName, platName := "difficulty", "platform"
+	if sum.Benchmark == "codeforces" {
+		diffName, platName = "rating", "source"
+	}
 	data := reportData{
 		S:          sum,
-		Difficulty: barChart("pass@1 by difficulty", groupsToBars(sum.ByDifficulty), true),
-		Platform:   barChart("pass@1 by platform", groupsToBars(sum.ByPlatform), true),
+		DiffName:   diffName,
+		PlatName:   platName,
+		Difficulty: barChart("pass@1 by "+diffName, groupsToBars(sum.ByDifficulty), true),
+		Platform:   barChart("pass@1 by "+platName, groupsToBars(sum.ByPlatform), true),
 		Verdicts:   barChart("verdicts (samples)", verdictBars(sum.Verdicts), false),
 		Runtime:    barChart("slowest test per sample (ms)", runtimeBars(sum.runtimes), false),
 		Problems:   sum.problemRows,
+		Skipped:    sum.Skipped,
+	}
+	// A partial generations file leaves most of a dataset skipped; summary.json
+	// keeps the whole list, the page its head.
+	if n := len(data.Skipped); n > maxSkippedShown {
+		data.Skipped = append(data.Skipped[:maxSkippedShown:maxSkippedShown], fmt.Sprintf("… and %d more (see summary.json)", n-maxSkippedShown))
 	}
 	if err := reportTemplate.Execute(&buf, data); err != nil {
 		// The template is fixed and its data plain; failing here is a bug, and
@@ -41,9 +54,13 @@ func RenderReport(sum *Summary) []byte {
 
 type reportData struct {
 	S                                       *Summary
+	DiffName, PlatName                      string
 	Difficulty, Platform, Verdicts, Runtime template.HTML
 	Problems                                []problemReport
+	Skipped                                 []string
 }
+
+const maxSkippedShown = 30
 
 type bar struct {
 	Label string
@@ -198,13 +215,13 @@ table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;paddi
 {{range .S.Contests}}<tr><td>{{.Contest}}</td><td>{{.Problems}}</td><td>{{.Solved}}</td><td>{{printf "%.2f" .Expected}}</td><td>{{printf "%g" .Points}}</td></tr>{{end}}
 </table>{{end}}
 <h2>Problems</h2>
-<table><tr><th>problem</th><th>difficulty</th><th>platform</th><th>passed</th><th>verdicts</th></tr>
+<table><tr><th>problem</th><th>{{.DiffName}}</th><th>{{.PlatName}}</th><th>passed</th><th>verdicts</th></tr>
 {{range .Problems}}<tr><td>{{.ID}}</td><td>{{.Difficulty}}</td><td>{{.Platform}}</td><td>{{.Passed}}/{{.Samples}}</td><td>{{range .Verdicts}}<span class="v" style="background:{{color .}}">{{.}}</span>{{end}}</td></tr>{{end}}
 </table>
 {{if .S.RowErrors}}<h2>Rows not evaluated</h2>
 <table><tr><th>line</th><th>id</th><th>error</th></tr>
 {{range .S.RowErrors}}<tr><td>{{.Line}}</td><td>{{.QuestionID}}</td><td>{{.Err}}</td></tr>{{end}}
 </table>{{end}}
-{{if .S.Skipped}}<h2>Skipped</h2><ul>{{range .S.Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Skipped}}<h2>Skipped</h2><ul>{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body></html>
 `))

@@ -129,3 +129,17 @@ func inkStats(img image.Image) (int, float64) {
 	}
 	return len(seen), float64(dark) / float64(total)
 }
+
+func TestReportShortensSkipped(t *testing.T) {
+	sum := &Summary{Benchmark: "lcb", Verdicts: map[string]int{}}
+	for i := range 100 {
+		sum.Skipped = append(sum.Skipped, "problem "+string(rune('a'+i%26))+" has no generations")
+	}
+	html := string(RenderReport(sum))
+	if n := strings.Count(html, "<li>"); n != maxSkippedShown+1 || !strings.Contains(html, "and 70 more") {
+		t.Errorf("report lists %d skipped entries", n)
+	}
+	if len(sum.Skipped) != 100 {
+		t.Error("rendering shortened the summary's own list")
+	}
+}

@@ -87,7 +87,8 @@ func groupPassAt1(keys []string, pass1 []float64) []Group {
 	for k, n := range counts {
 		out = append(out, Group{Name: k, Problems: n, PassAt1: sums[k] / float64(n)})
 	}
-	order := map[string]int{"easy": 0, "medium": 1, "hard": 2}
+	order := map[string]int{"easy": 0, "medium": 1, "hard": 2,
+		"<1200": 10, "1200-1599": 11, "1600-1999": 12, "2000-2399": 13, "2400+": 14, "unrated": 15}
 	slices.SortFunc(out, func(a, b Group) int {
 		oa, aok := order[a.Name]
 		ob, bok := order[b.Name]

@@ -21,6 +21,9 @@ import (
 	"unsafe"
 )
 
+// stderrKeep is how much of a program's stderr is kept.
+const stderrKeep = 64 << 10
+
 // Defaults for limits a request leaves at zero.
 var defaultLimits = Limits{
 	CPUMillis:   2000,
@@ -358,22 +361,28 @@ func (a *Agent) run(req Request) Response {
 		stdout    bytes.Buffer
 		stderr    bytes.Buffer
 	)
-	capture := func(r *os.File, buf *bytes.Buffer) {
+	// stdout is the answer: past the limit the program is stopped (OLE). stderr
+	// is only diagnostics: its first part is kept and the rest drained, so a
+	// chatty program is neither blocked nor failed for it.
+	capture := func(r *os.File, buf *bytes.Buffer, limit int, enforce bool) {
 		defer readersWG.Done()
 		chunk := make([]byte, 64<<10)
 		for {
 			n, err := r.Read(chunk)
 			if n > 0 {
-				room := int(lim.OutputBytes) - buf.Len()
+				room := limit - buf.Len()
 				if n > room {
 					buf.Write(chunk[:max(room, 0)])
-					mu.Lock()
-					overflow = true
-					mu.Unlock()
-					killGroup()
-					return
+					if enforce {
+						mu.Lock()
+						overflow = true
+						mu.Unlock()
+						killGroup()
+						return
+					}
+				} else {
+					buf.Write(chunk[:n])
 				}
-				buf.Write(chunk[:n])
 			}
 			if err != nil {
 				return
@@ -381,8 +390,8 @@ func (a *Agent) run(req Request) Response {
 		}
 	}
 	readersWG.Add(2)
-	go capture(stdoutR, &stdout)
-	go capture(stderrR, &stderr)
+	go capture(stdoutR, &stdout, int(lim.OutputBytes), true)
+	go capture(stderrR, &stderr, int(min(lim.OutputBytes, stderrKeep)), false)
 
 	wall := time.AfterFunc(time.Duration(lim.WallMillis)*time.Millisecond, func() {
 		mu.Lock()

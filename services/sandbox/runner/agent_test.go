@@ -45,6 +45,7 @@ func TestAgentRun(t *testing.T) {
 		{"sleep past the wall limit", "sleep 5", "", Limits{CPUMillis: 200, WallMillis: 300}, StatusTLE, ""},
 		{"busy loop past the CPU limit", "while :; do :; done", "", Limits{CPUMillis: 300, WallMillis: 5000}, StatusTLE, ""},
 		{"output flood", "yes", "", Limits{OutputBytes: 1000}, StatusOLE, ""},
+		{"stderr flood is drained, not OLE", "head -c 3000000 /dev/zero >&2; echo fine", "", Limits{OutputBytes: 1000}, StatusOK, "fine\n"},
 		{"background child does not hold the test", "sleep 30 & echo done", "", Limits{WallMillis: 10000}, StatusOK, "done\n"},
 		{"input never read", "echo skipped", strings.Repeat("x", 1<<20), Limits{}, StatusOK, "skipped\n"},
 	}

@@ -56,7 +56,7 @@ type Limits struct {
 	CPUMillis   int64 `json:"cpu_ms,omitempty"`
 	WallMillis  int64 `json:"wall_ms,omitempty"`
 	MemoryBytes int64 `json:"memory_bytes,omitempty"` // address space (RLIMIT_AS)
-	OutputBytes int64 `json:"output_bytes,omitempty"` // stdout and stderr, each
+	OutputBytes int64 `json:"output_bytes,omitempty"` // stdout; of stderr at most 64 KiB is kept
 	FileBytes   int64 `json:"file_bytes,omitempty"`   // largest file it may write (RLIMIT_FSIZE)
 	Processes   int64 `json:"processes,omitempty"`    // RLIMIT_NPROC
 }
