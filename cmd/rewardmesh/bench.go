@@ -23,6 +23,7 @@ import (
 func benches() map[string]func(ctx context.Context, env *environment, args []string) error {
 	return map[string]func(ctx context.Context, env *environment, args []string) error{
 		"gateway": benchGateway,
+		"load":    benchLoad,
 		"math":    benchMath,
 		"sandbox": benchSandbox,
 		"swe":     benchSWE,

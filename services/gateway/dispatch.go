@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -84,7 +85,7 @@ func (s *Server) dispatch(ctx context.Context, rt route, items []json.RawMessage
 			for k, p := range chunk {
 				batch[k] = items[p.indexes[0]]
 			}
-			results, err := s.call(ctx, rt, batch)
+			results, err := s.callRetryingBusyItems(ctx, rt, batch)
 			if err != nil {
 				mu.Lock()
 				failures += len(chunk)
@@ -124,15 +125,16 @@ func (s *Server) dispatch(ctx context.Context, rt route, items []json.RawMessage
 	return nil
 }
 
-// call sends one chunk to the service, retrying a few times while every replica
-// is busy, and checks that the answer has one result per item.
+// call sends one chunk to the service, retrying with backoff while every replica
+// is busy (for up to BusyRetryFor; then the items answer busy), and checks that the answer has one result per item.
 func (s *Server) call(ctx context.Context, rt route, batch []json.RawMessage) ([]json.RawMessage, error) {
 	payload, err := json.Marshal(map[string]any{"items": batch})
 	if err != nil {
 		return nil, reward.Errorf(reward.Internal, "encode batch: %v", err)
 	}
 	backoff := 20 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+	giveUp := time.Now().Add(s.cfg.BusyRetryFor)
+	for {
 		start := time.Now()
 		body, err := s.mesh.Call(ctx, rt.service, rt.op, payload)
 		s.metrics.calls.WithLabelValues(rt.service, rt.op).Observe(time.Since(start).Seconds())
@@ -149,17 +151,69 @@ func (s *Server) call(ctx context.Context, rt route, batch []json.RawMessage) ([
 			return resp.Results, nil
 		}
 		var e *reward.Error
-		if !errors.As(err, &e) || e.Code != reward.Busy || attempt >= 6 {
+		if !errors.As(err, &e) || e.Code != reward.Busy || time.Now().Add(backoff).After(giveUp) {
 			return nil, err
 		}
 		s.metrics.busy.WithLabelValues(rt.service).Inc()
 		select {
-		case <-time.After(backoff):
-			backoff *= 2
+		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+			backoff = min(2*backoff, time.Second)
 		case <-ctx.Done():
 			return nil, err
 		}
 	}
+}
+
+// callRetryingBusyItems is call, and then resends the items that a service
+// answered busy one by one (its queue was full), with backoff, for up to
+// BusyRetryFor: a trainer wants its rewards more than it wants them at once.
+// Items still busy after that answer busy. A whole batch (groups) is never split.
+func (s *Server) callRetryingBusyItems(ctx context.Context, rt route, batch []json.RawMessage) ([]json.RawMessage, error) {
+	results, err := s.call(ctx, rt, batch)
+	if err != nil || rt.whole {
+		return results, err
+	}
+	giveUp := time.Now().Add(s.cfg.BusyRetryFor)
+	backoff := 50 * time.Millisecond
+	for {
+		var busy []int
+		for i, r := range results {
+			if errorCode(r) == reward.Busy {
+				busy = append(busy, i)
+			}
+		}
+		if len(busy) == 0 || time.Now().Add(backoff).After(giveUp) {
+			return results, nil
+		}
+		s.metrics.busy.WithLabelValues(rt.service).Add(float64(len(busy)))
+		select {
+		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+			backoff = min(2*backoff, time.Second)
+		case <-ctx.Done():
+			return results, nil
+		}
+		retry := make([]json.RawMessage, len(busy))
+		for k, i := range busy {
+			retry[k] = batch[i]
+		}
+		again, err := s.call(ctx, rt, retry)
+		if err != nil {
+			return results, nil // the busy answers stand
+		}
+		for k, i := range busy {
+			results[i] = again[k]
+		}
+	}
+}
+
+func errorCode(result json.RawMessage) reward.ErrorCode {
+	var v struct {
+		Error *reward.Error `json:"error"`
+	}
+	if json.Unmarshal(result, &v) != nil || v.Error == nil {
+		return ""
+	}
+	return v.Error.Code
 }
 
 // cacheKey hashes the item without its id, its JSON normalized (keys sorted,

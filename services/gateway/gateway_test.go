@@ -367,3 +367,37 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A service whose queue is full answers some items busy; the gateway sends those
+// items again until they are scored, so the client sees only real answers.
+func TestBusyItemsAreRetried(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	busyFirst := func(_ context.Context, raw json.RawMessage) any {
+		var in struct{ A, B string }
+		_ = json.Unmarshal(raw, &in)
+		mu.Lock()
+		seen[in.A]++
+		n := seen[in.A]
+		mu.Unlock()
+		if n < 3 { // busy twice, then scored
+			return map[string]any{"error": reward.Errorf(reward.Busy, "queue full")}
+		}
+		return map[string]any{"ratio": 1.0}
+	}
+	svc, err := mesh.Serve(f.nc, mesh.Config{Name: "swe", Endpoints: []mesh.Endpoint{{Name: "similarity", Handler: mesh.Batch(busyFirst, 2)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(time.Second)
+	status, out := f.post(t, "/v1/swe/similarity", `{"items":[{"a":"x","b":"y"},{"a":"z","b":"w"}]}`)
+	if status != 200 {
+		t.Fatalf("status %d %v", status, out)
+	}
+	for i, r := range out["results"].([]any) {
+		if r.(map[string]any)["ratio"] != 1.0 {
+			t.Errorf("item %d still busy: %v", i, r)
+		}
+	}
+}

@@ -20,6 +20,9 @@ type Config struct {
 	MaxItems       int           // items per batch; default 20,000
 	RequestTimeout time.Duration // a whole request; default 10 min
 	ChunkSize      int           // items per NATS message to a service; default 128
+	// BusyRetryFor is how long a chunk is retried while every replica answers
+	// busy, before its items answer busy; default 30s.
+	BusyRetryFor time.Duration
 	// Services are the services /healthz asks; default math, sandbox, swe, rm.
 	Services []string
 }
@@ -33,6 +36,9 @@ func (c *Config) defaults() {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Minute
+	}
+	if c.BusyRetryFor <= 0 {
+		c.BusyRetryFor = 30 * time.Second
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = 128

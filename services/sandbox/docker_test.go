@@ -161,3 +161,32 @@ func TestDockerRewardsAndCheckers(t *testing.T) {
 		}
 	})
 }
+
+// A slow submission holds one slot and one container; others go past it.
+func TestDockerSlowSubmissionDoesNotBlock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker; skipped in -short")
+	}
+	s := newDockerSandbox(t, Config{Concurrency: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		_, _ = s.Judge(ctx, JudgeItem{Language: "python", Source: "import time\ntime.sleep(30)\n", TimeLimitMS: 4000,
+			Tests: []reward.TestCase{{Input: "", Output: ""}}})
+	}()
+	time.Sleep(500 * time.Millisecond) // let the slow one take its slot
+	for range 3 {
+		res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: "print(input())\n", Tests: []reward.TestCase{{Input: "x\n", Output: "x\n"}}})
+		if err != nil || res.Verdict != reward.Accepted {
+			t.Fatalf("fast submission: %+v %v", res, err)
+		}
+		select {
+		case <-slowDone:
+			t.Fatalf("the slow submission finished before the fast ones: they waited on it")
+		default:
+		}
+	}
+	<-slowDone
+}

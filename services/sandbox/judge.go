@@ -337,7 +337,8 @@ func (ss *session) compileIn(ctx context.Context, source, name string) (prepared
 }
 
 func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) {
-	res := JudgeResult{Total: len(sp.tests)}
+	// tests is always a list in the answer, empty when none ran (CE, SE).
+	res := JudgeResult{Total: len(sp.tests), Tests: []TestResult{}}
 	ss, err := s.open(ctx, sp.lang)
 	if err != nil {
 		return res, err
@@ -441,7 +442,7 @@ func (s *Sandbox) systemError(ctx context.Context, res JudgeResult, err error) (
 	}
 	s.log.Warn("sandbox system error", "err", err)
 	res.Verdict = reward.SystemError
-	res.Tests = nil
+	res.Tests = []TestResult{}
 	res.Passed = 0
 	res.CompileOutput = err.Error()
 	return res, nil
