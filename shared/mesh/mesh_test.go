@@ -312,3 +312,28 @@ func TestCallSurvivesAReplicaDyingMidRequest(t *testing.T) {
 		t.Errorf("the call took %s: it waited on the dead replica", r.took)
 	}
 }
+
+// FuzzBatch: whatever bytes reach a batch endpoint, it answers one result per
+// item or a client error, never a panic.
+func FuzzBatch(f *testing.F) {
+	for _, seed := range []string{`{"items":[]}`, `{"items":["a",1,null,{}]}`, `{"items":{}}`, `[]`, ``, "\xff", `{"items":[` + strings.Repeat("[", 50) + `]}`} {
+		f.Add([]byte(seed))
+	}
+	h := mesh.Batch(echoLength, 2)
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		out, err := h(context.Background(), payload)
+		if err != nil {
+			var e *reward.Error
+			if !errors.As(err, &e) || e.Code != reward.Invalid {
+				t.Fatalf("%q: error %v, want invalid", payload, err)
+			}
+			return
+		}
+		var req struct{ Items []json.RawMessage }
+		_ = json.Unmarshal(payload, &req)
+		var resp struct{ Results []json.RawMessage }
+		if err := json.Unmarshal(out, &resp); err != nil || len(resp.Results) != len(req.Items) {
+			t.Fatalf("%q: %d results for %d items (%v)", payload, len(resp.Results), len(req.Items), err)
+		}
+	})
+}

@@ -1,7 +1,10 @@
 package mesh_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +77,44 @@ func TestNATSRestartMidJob(t *testing.T) {
 	status, out = postJSON(t, base+"/v1/math/verify", `{"items":[{"gold":"2","pred":"\\boxed{2}"}]}`)
 	if status != 200 || out["results"].([]any)[0].(map[string]any)["correct"] != true {
 		t.Fatalf("verify after the restart: %d %v", status, out)
+	}
+}
+
+// The gateway's hostile corpus against the whole mesh, every service real: no
+// input gets a 500 or a non-JSON answer, and the mesh still scores afterwards.
+func TestHostileCorpusAgainstTheMesh(t *testing.T) {
+	base, _ := startUp(t)
+	dir := filepath.Join("..", "..", "services", "gateway", "testdata", "hostile")
+	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index map[string]struct {
+		Path string `json:"path"`
+	}
+	if err := json.Unmarshal(raw, &index); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range index {
+		body, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, out := postJSON(t, base+c.Path, string(body))
+		if status >= 500 && status != 503 {
+			t.Errorf("%s: %d %v", name, status, out)
+		}
+		if status == 200 {
+			for i, r := range out["results"].([]any) {
+				res := r.(map[string]any)
+				if e, ok := res["error"].(map[string]any); ok && (e["code"] == "internal" || e["message"] == "") {
+					t.Errorf("%s item %d: %v", name, i, res)
+				}
+			}
+		}
+	}
+	status, out := postJSON(t, base+"/v1/math/verify", `{"items":[{"gold":"3","pred":"\\boxed{3}"}]}`)
+	if status != 200 || out["results"].([]any)[0].(map[string]any)["correct"] != true {
+		t.Fatalf("after the corpus: %d %v", status, out)
 	}
 }
