@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"images": {"build the sandbox images (debootstrap base where no registry answers)", runImages},
 		"eval":   {"run a LiveCodeBench or Codeforces batch (eval lcb|codeforces)", runEval},
 		"train":  {"GRPO training on a demonstration task, rewards from the mesh", runTrain},
+		"stats":  {"every replica's NATS stats: which are up, what work each took", runStats},
 		"nats":   {"run a NATS server with JetStream (compose's message bus)", runNATS},
 	}
 }

@@ -234,6 +234,16 @@ func (ss *session) close() {
 
 // do sends a request; any failure of the exchange itself marks the container bad.
 func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response, error) {
+	if req.Op == runner.OpRun {
+		// A program runs only on a free CPU: oversubscribed cores would stretch
+		// wall time and turn slow-but-correct programs into false TLEs.
+		select {
+		case ss.s.cpus <- struct{}{}:
+			defer func() { <-ss.s.cpus }()
+		case <-ctx.Done():
+			return runner.Response{}, fmt.Errorf("wait for a CPU: %w", ctx.Err())
+		}
+	}
 	resp, err := ss.c.Do(ctx, req)
 	if err != nil && (errors.Is(err, pool.ErrAgentGone) || ctx.Err() != nil) {
 		ss.bad = true

@@ -30,8 +30,11 @@ type Config struct {
 	// QueueSize is how many more may wait for a slot; past it a submission is
 	// answered busy at once [4 × Concurrency].
 	QueueSize int
-	// TestParallel is how many tests of one submission run at once [min(2, GOMAXPROCS)].
+	// TestParallel is how many tests of one submission may run at once [min(2, GOMAXPROCS)].
 	TestParallel int
+	// CPUs is how many programs run at once across all submissions [GOMAXPROCS]:
+	// tests of a submission run in parallel only where cores are free.
+	CPUs int
 	// Warm is how many idle containers each language keeps ready [1].
 	Warm int
 	// ContainerMemoryMB is each container's memory cgroup limit [2048]; a test's
@@ -69,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.TestParallel <= 0 {
 		c.TestParallel = min(2, procs)
+	}
+	if c.CPUs <= 0 {
+		c.CPUs = procs
 	}
 	if c.Warm <= 0 {
 		c.Warm = 1
@@ -110,6 +116,7 @@ type Sandbox struct {
 	log      *slog.Logger
 
 	slots   chan struct{} // Concurrency
+	cpus    chan struct{} // CPUs: programs running
 	waiting chan struct{} // QueueSize + Concurrency: admitted submissions
 	cache   *binaryCache
 
@@ -138,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		owner:   pool.Self(),
 		log:     cfg.Logger.With("service", "sandbox"),
 		slots:   make(chan struct{}, cfg.Concurrency),
+		cpus:    make(chan struct{}, cfg.CPUs),
 		waiting: make(chan struct{}, cfg.Concurrency+cfg.QueueSize),
 		cache:   newBinaryCache(256 << 20),
 		pools:   map[Language]*pool.Pool{},

@@ -16,6 +16,7 @@ func newOfflineSandbox(cfg Config) *Sandbox {
 	return &Sandbox{
 		cfg:     cfg,
 		slots:   make(chan struct{}, cfg.Concurrency),
+		cpus:    make(chan struct{}, cfg.CPUs),
 		waiting: make(chan struct{}, cfg.Concurrency+cfg.QueueSize),
 	}
 }

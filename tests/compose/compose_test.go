@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -150,8 +151,15 @@ func post(t *testing.T, url, body string) map[string]any {
 	return out
 }
 
-func TestComposeMeshAnswersMixedRewards(t *testing.T) {
-	_, base := up(t)
+// One compose mesh, with two sandbox replicas, for both checks: building and
+// starting it is most of the time.
+func TestComposeMesh(t *testing.T) {
+	c, base := up(t, "--scale", "sandbox=2")
+	t.Run("answers mixed rewards", func(t *testing.T) { mixedRewards(t, base) })
+	t.Run("two sandbox replicas share work", func(t *testing.T) { sandboxReplicasShare(t, c, base) })
+}
+
+func mixedRewards(t *testing.T, base string) {
 	out := post(t, base+"/v1/rewards", `{"items":[
 		{"id":"m","domain":"math","response":"Thus $\\boxed{\\frac{3}{4}}$.","reference":{"gold":"0.75"}},
 		{"id":"c","domain":"code","response":"`+"```python\\nprint(int(input())*2)\\n```"+`","reference":{"language":"python","tests":[{"input":"21\n","output":"42\n"}]}},
@@ -165,5 +173,49 @@ func TestComposeMeshAnswersMixedRewards(t *testing.T) {
 		if res["error"] != nil || res["reward"] != want[id] {
 			t.Errorf("item %s: %v, want reward %v", id, res, want[id])
 		}
+	}
+}
+
+func sandboxReplicasShare(t *testing.T, c *compose, base string) {
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"items":[{"language":"python","source":"print(%d)","tests":[{"input":"","output":"%d\n"}]}]}`, i, i)
+			out := post(t, base+"/v1/code/judge", body)
+			if v := out["results"].([]any)[0].(map[string]any)["verdict"]; v != "AC" {
+				t.Errorf("judge %d: %v", i, out)
+			}
+		})
+	}
+	wg.Wait()
+	stats, err := c.run("exec", "-T", "gateway", "rewardmesh", "stats", "sandbox")
+	if err != nil {
+		t.Fatalf("rewardmesh stats in the gateway container: %v\n%s", err, tail(stats))
+	}
+	replicas := 0
+	for _, line := range strings.Split(strings.TrimSpace(stats), "\n") {
+		var s struct {
+			ID        string `json:"id"`
+			Endpoints []struct {
+				Name        string `json:"name"`
+				NumRequests int    `json:"num_requests"`
+			} `json:"endpoints"`
+		}
+		if json.Unmarshal([]byte(line), &s) != nil {
+			continue
+		}
+		replicas++
+		judged := 0
+		for _, ep := range s.Endpoints {
+			if ep.Name == "judge" {
+				judged = ep.NumRequests
+			}
+		}
+		if judged == 0 {
+			t.Errorf("sandbox replica %s judged nothing", s.ID)
+		}
+	}
+	if replicas != 2 {
+		t.Errorf("%d sandbox replicas answered stats, want 2:\n%s", replicas, stats)
 	}
 }
