@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rewardmesh/rewardmesh/services/gateway/eval/cf"
@@ -123,96 +121,49 @@ func RunCodeforces(ctx context.Context, cfg CodeforcesConfig, judge Judge, progr
 	for _, p := range problems {
 		total += len(p.gen.Codes)
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("create output folder: %w", err)
-	}
-	cache, err := OpenCache(filepath.Join(cfg.Out, CacheFile))
-	if err != nil {
-		return nil, err
-	}
-	defer cache.Close()
-	prog := NewProgress(progress, "codeforces", total)
-	eng := &engine{judge: judge, cache: cache, batch: cfg.Batch, parallel: cfg.Parallel, retries: itemRetries, progress: prog, backoff: itemBackoff}
-	var mu sync.Mutex
-	dd := newDeduper(func(s sample, v verdict) {
-		mu.Lock()
-		defer mu.Unlock()
-		problems[s.problem].verdicts[s.index] = v
-	}, prog)
-	samples := make(chan sample, cfg.Batch*cfg.Parallel)
-	var produceErr error
-	go func() {
-		defer close(samples)
-		produceErr = readRows(cfg.Problems, func(n int, line []byte) error {
-			head, err := cf.ParseProblem(line, false)
-			if err != nil {
-				return nil
-			}
-			i, ok := index[head.ID]
-			if !ok || i < 0 || problems[i].line != n {
-				return nil
-			}
-			cp := problems[i]
-			full, err := cf.ParseProblem(line, true)
-			if err != nil {
-				cp.failed = err
-				prog.Judged(len(cp.gen.Codes), len(cp.gen.Codes))
-				return nil
-			}
-			tests, err := json.Marshal(full.Tests)
-			if err != nil {
-				return fmt.Errorf("encode tests of %s: %w", full.ID, err)
-			}
-			for j, code := range cp.gen.Codes {
-				item := JudgeItem{
-					Language: cp.gen.Language, Source: code, Tests: tests, Mode: "stdin",
-					TimeLimitMS: full.TimeLimitMS, MemoryLimitMB: full.MemoryLimitMB, StopOnFail: true,
-				}
-				if full.Checker != nil {
-					item.Checker = &Checker{Language: full.Checker.Language, Source: full.Checker.Source}
-				} else {
-					item.Compare = cmpOrString(full.Compare, "tokens")
-				}
-				key, err := ItemKey(item)
+	return runJudged(ctx, judgeRun{
+		label: "codeforces", out: cfg.Out, total: total, batch: cfg.Batch, parallel: cfg.Parallel,
+		set: func(i, j int, v verdict) { problems[i].verdicts[j] = v },
+		produce: func(q *sampleQueue) error {
+			return readRows(cfg.Problems, func(n int, line []byte) error {
+				head, err := cf.ParseProblem(line, false)
 				if err != nil {
-					return err
+					return nil
 				}
-				s := sample{problem: i, index: j, key: key, item: item}
-				if r, ok := cache.Get(key); ok {
-					dd.sink(s, verdict{result: r, cached: true})
-					prog.Cached(1)
-					continue
+				i, ok := index[head.ID]
+				if !ok || i < 0 || problems[i].line != n {
+					return nil
 				}
-				if !dd.first(s) {
-					continue
+				cp := problems[i]
+				full, err := cf.ParseProblem(line, true)
+				if err != nil {
+					cp.failed = err
+					q.unjudged(len(cp.gen.Codes))
+					return nil
 				}
-				select {
-				case samples <- s:
-				case <-ctx.Done():
-					return ctx.Err()
+				tests, err := json.Marshal(full.Tests)
+				if err != nil {
+					return fmt.Errorf("encode tests of %s: %w", full.ID, err)
 				}
-			}
-			return nil
-		})
-	}()
-	runErr := eng.run(ctx, samples, dd.record)
-	prog.Finish()
-	if runErr != nil {
-		return nil, fmt.Errorf("%w (the verdicts so far are in %s; rerun to resume)", runErr, filepath.Join(cfg.Out, CacheFile))
-	}
-	if produceErr != nil {
-		return nil, fmt.Errorf("read problems: %w", produceErr)
-	}
-	sum.JudgeCalls = eng.judgeCalls()
-	sum.Deduplicated = dd.count()
-	if err := writeCodeforces(cfg, problems, sum); err != nil {
-		return nil, err
-	}
-	sum.Elapsed = Duration(time.Since(started))
-	if err := writeSummary(cfg.Out, sum); err != nil {
-		return nil, err
-	}
-	return sum, nil
+				for j, code := range cp.gen.Codes {
+					item := JudgeItem{
+						Language: cp.gen.Language, Source: code, Tests: tests, Mode: "stdin",
+						TimeLimitMS: full.TimeLimitMS, MemoryLimitMB: full.MemoryLimitMB, StopOnFail: true,
+					}
+					if full.Checker != nil {
+						item.Checker = &Checker{Language: full.Checker.Language, Source: full.Checker.Source}
+					} else {
+						item.Compare = cmpOrString(full.Compare, "tokens")
+					}
+					if err := q.add(i, j, item); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+		write: func(sum *Summary) error { return writeCodeforces(cfg, problems, sum) },
+	}, judge, progress, sum, started)
 }
 
 func cmpPositive(v, def int) int {

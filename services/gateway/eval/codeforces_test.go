@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rewardmesh/rewardmesh/services/gateway/eval/cf"
+	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
 )
 
@@ -63,7 +64,7 @@ func TestRunCodeforces(t *testing.T) {
 		os.WriteFile(filepath.Join(keep, "codeforces.html"), data, 0o644)
 	}
 	var results []cfProblemResult
-	readJSON(t, filepath.Join(out, CodeforcesFile), &results)
+	evaltest.ReadJSON(t, filepath.Join(out, CodeforcesFile), &results)
 	if len(results) != 3 {
 		t.Fatalf("%d problems evaluated, want 3: %+v", len(results), results)
 	}

@@ -193,13 +193,20 @@ func NewHTTPJudge(baseURL string) *HTTPJudge {
 
 // Judge implements Judge.
 func (j *HTTPJudge) Judge(ctx context.Context, items []JudgeItem) ([]JudgeResult, error) {
-	bodies, counts, err := encodeBatches(items, j.Limits)
+	return judgeBatches(ctx, items, j.Limits, j.post)
+}
+
+// judgeBatches splits items into request bodies within lim and sends them one
+// after another, so that the results come back in the items' order; send
+// answers one body holding n items.
+func judgeBatches(ctx context.Context, items []JudgeItem, lim Limits, send func(ctx context.Context, body []byte, n int) ([]JudgeResult, error)) ([]JudgeResult, error) {
+	bodies, counts, err := encodeBatches(items, lim)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]JudgeResult, 0, len(items))
 	for i, body := range bodies {
-		res, err := j.post(ctx, body, counts[i])
+		res, err := send(ctx, body, counts[i])
 		if err != nil {
 			return nil, err
 		}
@@ -314,19 +321,7 @@ func NewMeshJudge(nc *nats.Conn) *MeshJudge {
 
 // Judge implements Judge.
 func (j *MeshJudge) Judge(ctx context.Context, items []JudgeItem) ([]JudgeResult, error) {
-	bodies, counts, err := encodeBatches(items, j.Limits)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]JudgeResult, 0, len(items))
-	for i, body := range bodies {
-		res, err := j.call(ctx, body, counts[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, res...)
-	}
-	return out, nil
+	return judgeBatches(ctx, items, j.Limits, j.call)
 }
 
 func (j *MeshJudge) call(ctx context.Context, body []byte, n int) ([]JudgeResult, error) {

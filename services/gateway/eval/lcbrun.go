@@ -110,101 +110,51 @@ func RunLCB(ctx context.Context, cfg LCBConfig, judge Judge, progress io.Writer)
 		total += len(p.codes)
 	}
 
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("create output folder: %w", err)
-	}
-	cache, err := OpenCache(filepath.Join(cfg.Out, CacheFile))
-	if err != nil {
-		return nil, err
-	}
-	defer cache.Close()
-
-	prog := NewProgress(progress, "lcb", total)
-	eng := &engine{judge: judge, cache: cache, batch: cfg.Batch, parallel: cfg.Parallel, retries: itemRetries, progress: prog, backoff: itemBackoff}
-	var mu sync.Mutex
-	record := func(s sample, v verdict) {
-		mu.Lock()
-		defer mu.Unlock()
-		problems[s.problem].verdicts[s.index] = v
-	}
-	dd := newDeduper(record, prog)
-
-	samples := make(chan sample, max(cfg.Batch*cfg.Parallel, 1))
 	index := map[string]int{}
 	for i, p := range problems {
 		index[p.header.QuestionID] = i
 	}
-	var produceErr error
-	go func() {
-		defer close(samples)
-		produceErr = readRows(cfg.Problems, func(n int, line []byte) error {
-			id, ok := rowID(line)
-			if !ok || lines[id] != n {
-				return nil
-			}
-			i, ok := index[id]
-			if !ok {
-				return nil
-			}
-			p := problems[i]
-			full, err := lcb.ParseProblem(line)
-			if err != nil {
-				p.failed = err
-				prog.Judged(len(p.codes), len(p.codes))
-				return nil
-			}
-			tests, err := encodeTests(full.Tests())
-			if err != nil {
-				p.failed = err
-				prog.Judged(len(p.codes), len(p.codes))
-				return nil
-			}
-			for j, code := range p.codes {
-				item := JudgeItem{
-					Language: "python", Source: code, Tests: tests, Mode: string(full.Mode()),
-					FnName: full.FuncName, TimeLimitMS: int(cfg.TimeLimit / time.Millisecond),
-					Compare: "lcb", StopOnFail: true,
+	return runJudged(ctx, judgeRun{
+		label: "lcb", out: cfg.Out, total: total, batch: cfg.Batch, parallel: cfg.Parallel,
+		set: func(i, j int, v verdict) { problems[i].verdicts[j] = v },
+		produce: func(q *sampleQueue) error {
+			return readRows(cfg.Problems, func(n int, line []byte) error {
+				id, ok := rowID(line)
+				if !ok || lines[id] != n {
+					return nil
 				}
-				key, err := ItemKey(item)
+				i, ok := index[id]
+				if !ok {
+					return nil
+				}
+				p := problems[i]
+				full, err := lcb.ParseProblem(line)
 				if err != nil {
-					return err
+					p.failed = err
+					q.unjudged(len(p.codes))
+					return nil
 				}
-				s := sample{problem: i, index: j, key: key, item: item}
-				if r, ok := cache.Get(key); ok {
-					record(s, verdict{result: r, cached: true})
-					prog.Cached(1)
-					continue
+				tests, err := encodeTests(full.Tests())
+				if err != nil {
+					p.failed = err
+					q.unjudged(len(p.codes))
+					return nil
 				}
-				if !dd.first(s) {
-					continue
+				for j, code := range p.codes {
+					item := JudgeItem{
+						Language: "python", Source: code, Tests: tests, Mode: string(full.Mode()),
+						FnName: full.FuncName, TimeLimitMS: int(cfg.TimeLimit / time.Millisecond),
+						Compare: "lcb", StopOnFail: true,
+					}
+					if err := q.add(i, j, item); err != nil {
+						return err
+					}
 				}
-				select {
-				case samples <- s:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			return nil
-		})
-	}()
-	runErr := eng.run(ctx, samples, dd.record)
-	prog.Finish()
-	if runErr != nil {
-		return nil, fmt.Errorf("%w (the verdicts so far are in %s; rerun to resume)", runErr, filepath.Join(cfg.Out, CacheFile))
-	}
-	if produceErr != nil {
-		return nil, fmt.Errorf("read problems: %w", produceErr)
-	}
-	sum.JudgeCalls = eng.judgeCalls()
-	sum.Deduplicated = dd.count()
-	if err := writeLCB(cfg, problems, sum); err != nil {
-		return nil, err
-	}
-	sum.Elapsed = Duration(time.Since(started))
-	if err := writeSummary(cfg.Out, sum); err != nil {
-		return nil, err
-	}
-	return sum, nil
+				return nil
+			})
+		},
+		write: func(sum *Summary) error { return writeLCB(cfg, problems, sum) },
+	}, judge, progress, sum, started)
 }
 
 func (cfg LCBConfig) withDefaults() LCBConfig {

@@ -10,18 +10,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-)
 
-func readJSON(t testing.TB, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
+	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
+)
 
 type evalAllRow struct {
 	QuestionID string   `json:"question_id"`
@@ -45,7 +36,7 @@ func TestRunLCB(t *testing.T) {
 	}
 
 	var all []evalAllRow
-	readJSON(t, filepath.Join(out, "gens_codegeneration_output_eval_all.json"), &all)
+	evaltest.ReadJSON(t, filepath.Join(out, "gens_codegeneration_output_eval_all.json"), &all)
 	want := map[string][]bool{
 		"p1": {true, false, true, false, true},
 		"p2": {true, false, false, false, true},
@@ -72,7 +63,7 @@ func TestRunLCB(t *testing.T) {
 
 	// eval.json is [metrics, per-test results, metadata], as lcb_runner writes it.
 	var evalFile []json.RawMessage
-	readJSON(t, filepath.Join(out, "gens_codegeneration_output_eval.json"), &evalFile)
+	evaltest.ReadJSON(t, filepath.Join(out, "gens_codegeneration_output_eval.json"), &evalFile)
 	if len(evalFile) != 3 {
 		t.Fatalf("eval.json has %d parts, want 3", len(evalFile))
 	}

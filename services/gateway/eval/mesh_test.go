@@ -7,38 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
+	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
-
-// startNATS runs an embedded NATS server on a random port.
-func startNATS(t *testing.T) *nats.Conn {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
 
 // TestMeshJudge serves a stand-in judge endpoint on the real subject
 // (rewardmesh.sandbox.v1.judge) and checks the mesh judge's batches, order and
 // retry of a busy service.
 func TestMeshJudge(t *testing.T) {
-	nc := startNATS(t)
+	nc := evaltest.StartNATS(t)
 	var calls, busy atomic.Int32
 	busy.Store(1)
 	batch := mesh.Batch(func(ctx context.Context, raw json.RawMessage) any {
@@ -85,7 +63,7 @@ func TestMeshJudge(t *testing.T) {
 }
 
 func TestMeshJudgeNoSandbox(t *testing.T) {
-	nc := startNATS(t)
+	nc := evaltest.StartNATS(t)
 	j := NewMeshJudge(nc)
 	j.Backoff = Backoff{Attempts: 2, Min: time.Millisecond, Max: time.Millisecond}
 	_, err := j.Judge(context.Background(), []JudgeItem{{Source: "a", Tests: json.RawMessage(`[]`)}})

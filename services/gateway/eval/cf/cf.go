@@ -96,11 +96,11 @@ func ParseProblem(line []byte, withTests bool) (*Problem, error) {
 	}
 	p := &Problem{Name: r.Name, Index: r.Index, Compare: r.Compare, Checker: r.Checker}
 	var err error
-	if p.ID, err = idString(r.ID); err != nil {
+	if p.ID, err = lcb.IDString(r.ID); err != nil {
 		return nil, fmt.Errorf("id: %w", err)
 	}
 	if p.ID == "" {
-		if p.ID, err = idString(r.ProblemID); err != nil {
+		if p.ID, err = lcb.IDString(r.ProblemID); err != nil {
 			return nil, fmt.Errorf("problem_id: %w", err)
 		}
 	}
@@ -110,15 +110,15 @@ func ParseProblem(line []byte, withTests bool) (*Problem, error) {
 	if p.ID == "" {
 		return nil, errors.New("the row has no id, problem_id or name")
 	}
-	source, _ := idString(r.Source)
+	source, _ := lcb.IDString(r.Source)
 	if s, ok := codeContestsSources[source]; ok {
 		source = s
 	}
-	if p.Contest, err = idString(r.ContestID); err != nil {
+	if p.Contest, err = lcb.IDString(r.ContestID); err != nil {
 		return p, fmt.Errorf("contest_id: %w", err)
 	}
 	if p.Contest == "" {
-		if p.Contest, err = idString(r.CFContestID); err != nil {
+		if p.Contest, err = lcb.IDString(r.CFContestID); err != nil {
 			return p, fmt.Errorf("cf_contest_id: %w", err)
 		}
 		if p.Contest == "0" {
@@ -233,23 +233,6 @@ func timeLimit(r row) (int, error) {
 	return int(secs * 1000), nil
 }
 
-func idString(raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	if raw[0] == '"' {
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
-	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return "", fmt.Errorf("want a string or a number, got %.40s", raw)
-	}
-	return n.String(), nil
-}
-
 // Generation is one problem's samples.
 type Generation struct {
 	ID       string
@@ -295,7 +278,7 @@ func ParseGenerations(data []byte, defaultLanguage string) (map[string]*Generati
 		}
 		var id string
 		for _, f := range []json.RawMessage{e.ID, e.ProblemID, e.QuestionID} {
-			if s, err := idString(f); err == nil && s != "" {
+			if s, err := lcb.IDString(f); err == nil && s != "" {
 				id = s
 				break
 			}

@@ -86,7 +86,7 @@ func parseGeneration(raw json.RawMessage) (*Generation, error) {
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, fmt.Errorf("decode entry: %w", err)
 	}
-	id, err := idString(e.QuestionID)
+	id, err := IDString(e.QuestionID)
 	if err != nil {
 		return nil, fmt.Errorf("question_id: %w", err)
 	}

@@ -99,7 +99,7 @@ func parse(line []byte, withTests bool) (*Problem, error) {
 	if err := json.Unmarshal(line, &r); err != nil {
 		return nil, fmt.Errorf("decode row: %w", err)
 	}
-	id, err := idString(r.QuestionID)
+	id, err := IDString(r.QuestionID)
 	if err != nil {
 		return nil, fmt.Errorf("question_id: %w", err)
 	}
@@ -115,7 +115,7 @@ func parse(line []byte, withTests bool) (*Problem, error) {
 		StarterCode:     r.StarterCode,
 		Difficulty:      r.Difficulty,
 	}
-	if p.ContestID, err = idString(r.ContestID); err != nil {
+	if p.ContestID, err = IDString(r.ContestID); err != nil {
 		return p, fmt.Errorf("contest_id: %w", err)
 	}
 	if r.ContestDate != "" {
@@ -147,24 +147,36 @@ func parse(line []byte, withTests bool) (*Problem, error) {
 	return p, nil
 }
 
-// idString accepts an id written as a JSON string or number.
-func idString(raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", err
-		}
-		return s, nil
+// IDString accepts an id written as a JSON string or number; a missing or
+// null one is "".
+func IDString(raw json.RawMessage) (string, error) {
+	text, quoted, err := unquote(raw)
+	if err != nil || quoted || text == "" {
+		return text, err
 	}
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return "", fmt.Errorf("want a string or a number, got %.40s", raw)
+	if err := json.Unmarshal([]byte(text), &n); err != nil {
+		return "", fmt.Errorf("want a string or a number, got %.40s", text)
 	}
 	return n.String(), nil
+}
+
+// unquote reads a field that may hold its value as a JSON string: a string
+// comes back decoded with quoted true, anything else as its trimmed JSON text,
+// and a missing or null field as "".
+func unquote(raw json.RawMessage) (text string, quoted bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", false, nil
+	}
+	if raw[0] != '"' {
+		return string(raw), false, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", true, err
+	}
+	return s, true, nil
 }
 
 // ParseDate reads a contest_date: an ISO date-time as datetime.isoformat writes
@@ -181,24 +193,17 @@ func ParseDate(s string) (time.Time, error) {
 // funcName reads metadata.func_name. LiveCodeBench stores metadata as a JSON
 // string holding a JSON object; an object in its place is accepted too.
 func funcName(raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
+	text, _, err := unquote(raw)
+	if err != nil {
+		return "", err
 	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", err
-		}
-		if strings.TrimSpace(s) == "" {
-			return "", nil
-		}
-		raw = json.RawMessage(s)
+	if strings.TrimSpace(text) == "" {
+		return "", nil
 	}
 	var meta struct {
 		FuncName *string `json:"func_name"`
 	}
-	if err := json.Unmarshal(raw, &meta); err != nil {
+	if err := json.Unmarshal([]byte(text), &meta); err != nil {
 		return "", fmt.Errorf("want a JSON object: %w", err)
 	}
 	if meta.FuncName == nil {

@@ -10,10 +10,9 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/rewardmesh/rewardmesh/services/gateway/eval"
+	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
@@ -61,20 +60,7 @@ func startSandbox(t *testing.T, ctx context.Context) eval.Judge {
 		t.Fatalf("start sandbox: %v", err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := evaltest.StartNATS(t)
 	svc, err := mesh.Serve(nc, mesh.Config{Name: sandbox.ServiceName, Endpoints: sandbox.Endpoints(sb)})
 	if err != nil {
 		t.Fatalf("serve sandbox: %v", err)
@@ -106,14 +92,14 @@ func TestLCBConformance(t *testing.T) {
 	}
 
 	var expected map[string]json.RawMessage
-	readJSON(t, filepath.Join(dir, "lcb_expected.json"), &expected)
+	evaltest.ReadJSON(t, filepath.Join(dir, "lcb_expected.json"), &expected)
 	var got []struct {
 		QuestionID string   `json:"question_id"`
 		GradedList []bool   `json:"graded_list"`
 		PassAt1    float64  `json:"pass@1"`
 		Metadata   []string `json:"metadata"`
 	}
-	readJSON(t, filepath.Join(out, "lcb_generations_codegeneration_output_eval_all.json"), &got)
+	evaltest.ReadJSON(t, filepath.Join(out, "lcb_generations_codegeneration_output_eval_all.json"), &got)
 	matched, total, verdictsMatched := 0, 0, 0
 	seen := 0
 	for _, g := range got {
@@ -172,15 +158,4 @@ func at[T any](s []T, i int) any {
 		return s[i]
 	}
 	return "(missing)"
-}
-
-func readJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 }
