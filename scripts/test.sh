@@ -25,7 +25,26 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The Debian redis-server package starts a system instance; the tests run their own.
+# The trainer's CUDA backend is compiled (never run: CI has no GPU) against CUDA
+# 11.8's headers, from Debian's non-free nvidia-cuda-dev.
+if ! dpkg-query -W -f='${Status}' nvidia-cuda-dev 2>/dev/null | grep -q "install ok installed"; then
+  echo "== installing nvidia-cuda-dev (Debian non-free) for the cuda build check"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "need root to apt-get install nvidia-cuda-dev" >&2
+    exit 1
+  fi
+  if ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > /etc/apt/sources.list.d/rewardmesh-nonfree.sources <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: contrib non-free non-free-firmware
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nvidia-cuda-dev >/dev/null
+fi
 
 echo "== building rewardmesh"
 mkdir -p bin
@@ -36,6 +55,10 @@ echo "== sandbox images (debootstrap base where no registry answers)"
 
 echo "== go vet"
 go vet ./... ./tests/...
+
+echo "== cuda build: vet and compile the tagged trainer (it runs only where a GPU is)"
+go vet -tags cuda ./services/trainer/...
+go test -tags cuda -c -o /dev/null ./services/trainer/cuda
 
 # Everything the tests need is installed above, so a missing piece is a failure,
 # not a skip.
