@@ -140,6 +140,13 @@ func (s *Sandbox) Reward(ctx context.Context, item reward.Item) reward.Result {
 		return reward.Failed(item, err)
 	}
 	details.Verdict, details.Passed = res.Verdict, res.Passed
+	if res.Verdict == reward.SystemError {
+		// Our failure, not the program's: no reward a trainer could learn from,
+		// and nothing a cache may keep.
+		r := rewardResult(item, 0, details)
+		r.Error = reward.Errorf(reward.Internal, "the sandbox failed to judge this program (SE); send it again")
+		return r
+	}
 	score := 0.0
 	if res.Verdict == reward.Accepted {
 		score = 1
