@@ -32,6 +32,14 @@ type RedisOptions struct {
 	OnError func(op string) // counts failures (a metric); may be nil
 }
 
+// quiet drops go-redis's own log lines (a line per failed dial while Redis is
+// away); failures are counted and warned about here, at most every 5 s.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quiet{}) }
+
 // NewRedis connects to Redis. It does not require Redis to be up now: requests
 // go uncached until it is.
 func NewRedis(opts RedisOptions) (*Redis, error) {

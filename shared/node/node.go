@@ -149,6 +149,9 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// How long a job may go without a sign of life from its worker before another
+	// takes it (a worker that died); REWARDMESH_JOBS_ACK_WAIT, default 30s.
+	jobs.AckWait = envDuration(Env{Getenv: opts.Getenv}, "REWARDMESH_JOBS_ACK_WAIT")
 	reg := prometheus.NewRegistry()
 	var c cache.Cache = cache.NewMemory(0)
 	var redisCache *cache.Redis

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +118,169 @@ func TestHostileCorpusAgainstTheMesh(t *testing.T) {
 	status, out := postJSON(t, base+"/v1/math/verify", `{"items":[{"gold":"3","pred":"\\boxed{3}"}]}`)
 	if status != 200 || out["results"].([]any)[0].(map[string]any)["correct"] != true {
 		t.Fatalf("after the corpus: %d %v", status, out)
+	}
+}
+
+// SIGKILL the whole `up` process with a job of code items half done, and start it
+// again on the same data folder: the job resumes and completes with every item
+// answered, and no container of the dead process is left.
+func TestUpKilledMidJobResumesWithoutOrphans(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("docker is not installed")
+	}
+	data := t.TempDir()
+	port := freePort(t)
+	args := []string{"up", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--data", data}
+	env := []string{"REWARDMESH_JOBS_ACK_WAIT=3s"}
+	first := startEnv(t, env, "up (first)", binary, args...)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHealthy(t, base)
+
+	var items []string
+	for i := range 8 {
+		items = append(items, fmt.Sprintf(`{"id":%d,"domain":"code","response":"`+"```python\\nimport time\\ntime.sleep(1)\\nprint(int(input())*2)\\n```"+`","reference":{"tests":[{"input":"%d\n","output":"%d\n"}]}}`, i, i, 2*i))
+	}
+	status, out := postJSON(t, base+"/v1/jobs", `{"items":[`+strings.Join(items, ",")+`]}`)
+	if status != 202 {
+		t.Fatalf("submit: %d %v", status, out)
+	}
+	id := out["job_id"].(string)
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, v := getJSON(t, base+"/v1/jobs/"+id); v["done"] != nil && v["done"].(float64) >= 1 {
+			break
+		}
+	}
+	pid := first.cmd.Process.Pid
+	first.kill()
+
+	startEnv(t, env, "up (restarted)", binary, args...)
+	waitHealthy(t, base)
+	var view map[string]any
+	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if _, view = getJSON(t, base+"/v1/jobs/"+id); view["state"] == "done" {
+			break
+		}
+	}
+	if view["state"] != "done" {
+		t.Fatalf("job after the restart: %v", view)
+	}
+	results := view["results"].([]any)
+	if len(results) != 8 {
+		t.Fatalf("%d results, want 8", len(results))
+	}
+	for i, r := range results {
+		res := r.(map[string]any)
+		if res["reward"] != 1.0 || res["error"] != nil {
+			t.Errorf("item %d: %v", i, res)
+		}
+	}
+	// The dead process's containers: their agents exit when its streams close, and
+	// the new process's reconciler removes them.
+	filter := fmt.Sprintf("label=rewardmesh.sandbox.pid=%d", pid)
+	var left string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		b, err := exec.Command("docker", "ps", "-aq", "--filter", filter).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left = strings.TrimSpace(string(b)); left == "" {
+			return
+		}
+	}
+	t.Errorf("containers of the killed process remain: %s", left)
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	waitHTTP(t, base+"/metrics")
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if status, _ := getJSON(t, base+"/healthz"); status == 200 {
+			return
+		}
+	}
+	t.Fatalf("%s did not become healthy", base)
+}
+
+// Restarting every sandbox container under a running mesh, with submissions in
+// flight: each answer is AC or SE (our failure, said as such), never a wrong
+// verdict, and the sandbox judges correctly afterwards.
+func TestSandboxContainersRestartedMidBatch(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("docker is not installed")
+	}
+	base, p := startUp(t)
+	waitHealthy(t, base)
+	filter := fmt.Sprintf("label=rewardmesh.sandbox.pid=%d", p.cmd.Process.Pid)
+
+	type answer struct {
+		status int
+		out    map[string]any
+	}
+	answers := make(chan answer, 6)
+	for i := range 6 {
+		go func() {
+			body := fmt.Sprintf(`{"items":[{"language":"python","source":"import time\ntime.sleep(1.5)\nprint(int(input())+1)","tests":[{"input":"%d\n","output":"%d\n"}]}]}`, i, i+1)
+			status, out := postJSON(t, base+"/v1/code/judge", body)
+			answers <- answer{status, out}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	ids, err := exec.Command("docker", "ps", "-q", "--filter", filter).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(strings.Fields(string(ids))) == 0 {
+		t.Fatalf("no sandbox containers of the mesh to restart")
+	}
+	// The sandbox's containers are auto-removed, so the daemon's stop removes them
+	// and the start half of the restart fails: from the sandbox's side, its
+	// containers die under it mid-test, which is the fault to survive.
+	restart := exec.Command("docker", append([]string{"restart", "-t", "0"}, strings.Fields(string(ids))...)...)
+	out, err := restart.CombinedOutput()
+	t.Logf("docker restart of %d containers: %v\n%s", len(strings.Fields(string(ids))), err, out)
+	verdicts := map[string]int{}
+	for range 6 {
+		a := <-answers
+		if a.status != 200 {
+			t.Errorf("judge while containers restarted: %d %v", a.status, a.out)
+			continue
+		}
+		v := fmt.Sprint(a.out["results"].([]any)[0].(map[string]any)["verdict"])
+		verdicts[v]++
+		if v != "AC" && v != "SE" {
+			t.Errorf("a wrong verdict while containers restarted: %v", a.out)
+		}
+	}
+	t.Logf("verdicts while containers restarted: %v", verdicts)
+	status, after := postJSON(t, base+"/v1/code/judge", `{"items":[{"language":"python","source":"print(int(input())*3)","tests":[{"input":"5\n","output":"15\n"}]}]}`)
+	if status != 200 || after["results"].([]any)[0].(map[string]any)["verdict"] != "AC" {
+		t.Fatalf("after the restart: %d %v", status, after)
+	}
+}
+
+// A bounded load run (mixed math and code, the mesh in process): it stops by
+// itself, every request answers 200 and every item gets a real answer.
+func TestBoundedLoadAnswersEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load run")
+	}
+	p := start(t, "bench load", binary, "bench", "load", "--duration", "15s", "--clients", "4", "--batch", "8")
+	select {
+	case <-p.done:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("bench load did not stop by itself")
+	}
+	out := p.out.String()
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("bench load exited %d:\n%s", code, tail(out, 3000))
+	}
+	t.Logf("%s", tail(out, 1500))
+	for _, want := range []string{"item errors by code: map[]", "peak RSS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench load output lacks %q", want)
+		}
+	}
+	if m := regexp.MustCompile(`HTTP status: map\[(.*)\]`).FindStringSubmatch(out); m == nil || !regexp.MustCompile(`^200:\d+$`).MatchString(m[1]) {
+		t.Errorf("requests not all 200: %v", m)
 	}
 }

@@ -96,9 +96,15 @@ func (b *syncBuffer) String() string {
 
 func start(t *testing.T, name, path string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, name, path, args...)
+}
+
+// startEnv is start with extra environment variables (NAME=value).
+func startEnv(t *testing.T, env []string, name, path string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(path, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), "REWARDMESH_LOG_LEVEL=warn")
+	p.cmd.Env = append(append(os.Environ(), "REWARDMESH_LOG_LEVEL=warn"), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
