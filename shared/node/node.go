@@ -163,6 +163,9 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 		c = redisCache
 		n.closers = append(n.closers, redisCache.Close)
 	}
+	if opts.Gateway.ChunkSize == 0 {
+		opts.Gateway.ChunkSize = envInt(Env{Getenv: opts.Getenv}, "REWARDMESH_GATEWAY_CHUNK_SIZE")
+	}
 	handler, srv := gateway.NewServer(opts.Gateway, mesh.NewClient(nc), c, jobs, n.log, reg)
 	if redisCache != nil {
 		redisCache.OnError(srv.CacheErrorCounter())

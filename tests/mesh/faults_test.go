@@ -284,3 +284,88 @@ func TestBoundedLoadAnswersEverything(t *testing.T) {
 		t.Errorf("requests not all 200: %v", m)
 	}
 }
+
+// Two sandbox replicas behind one gateway; one is SIGKILLed while a batch of
+// programs is being judged. Its work goes to the other (the gateway hears its
+// heartbeats stop and sends the chunk again), and every item is answered once,
+// correctly.
+func TestSandboxReplicaKilledMidBatch(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("docker is not installed")
+	}
+	url := startNATS(t)
+	a := start(t, "sandbox A", binary, "serve", "sandbox", "--nats", url)
+	b := start(t, "sandbox B", binary, "serve", "sandbox", "--nats", url)
+	port := freePort(t)
+	// Chunks of two items, so that both replicas hold part of the batch.
+	startEnv(t, []string{"REWARDMESH_GATEWAY_CHUNK_SIZE=2"}, "gateway", binary, "serve", "gateway", "--nats", url, "--http", fmt.Sprintf("127.0.0.1:%d", port))
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, base+"/metrics")
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, h := getJSON(t, base+"/healthz"); h["services"] != nil && h["services"].(map[string]any)["sandbox"] == "up" {
+			break
+		}
+	}
+	var items []string
+	for i := range 12 {
+		items = append(items, fmt.Sprintf(`{"id":%d,"domain":"code","response":"`+"```python\\nimport time\\ntime.sleep(1)\\nprint(int(input())+7)\\n```"+`","reference":{"tests":[{"input":"%d\n","output":"%d\n"}]}}`, i, i, i+7))
+	}
+	type answer struct {
+		status int
+		out    map[string]any
+	}
+	done := make(chan answer, 1)
+	go func() {
+		status, out := postJSON(t, base+"/v1/rewards", `{"items":[`+strings.Join(items, ",")+`]}`)
+		done <- answer{status, out}
+	}()
+	// The victim is a replica whose containers are running a program right now.
+	var victim *proc
+	for deadline := time.Now().Add(30 * time.Second); victim == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, p := range []*proc{a, b} {
+			if judging(p.cmd.Process.Pid) {
+				victim = p
+				break
+			}
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no replica was seen judging")
+	}
+	victim.kill()
+	var got answer
+	select {
+	case got = <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the batch did not finish after a replica died")
+	}
+	if got.status != 200 {
+		t.Fatalf("batch: %d %v", got.status, got.out)
+	}
+	results := got.out["results"].([]any)
+	if len(results) != 12 {
+		t.Fatalf("%d results for 12 items", len(results))
+	}
+	for i, r := range results {
+		res := r.(map[string]any)
+		if res["id"] != float64(i) || res["reward"] != 1.0 || res["error"] != nil {
+			t.Errorf("item %d: %v", i, res)
+		}
+	}
+}
+
+// judging reports whether a container of the sandbox process pid is running a
+// Python program now (a process besides the runner agent).
+func judging(pid int) bool {
+	ids, err := exec.Command("docker", "ps", "-q", "--filter", fmt.Sprintf("label=rewardmesh.sandbox.pid=%d", pid)).Output()
+	if err != nil {
+		return false
+	}
+	for _, id := range strings.Fields(string(ids)) {
+		top, _ := exec.Command("docker", "top", id, "-o", "pid,args").Output()
+		if strings.Contains(string(top), "python") && strings.Count(string(top), "\n") > 2 {
+			return true
+		}
+	}
+	return false
+}
