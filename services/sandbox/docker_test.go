@@ -3,13 +3,10 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
-
-	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
+	"github.com/rewardmesh/rewardmesh/services/sandbox/sandboxtest"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 
@@ -18,28 +15,9 @@ import (
 // REWARDMESH_REQUIRE_DOCKER=1, as in CI, where their absence fails it).
 func newDockerSandbox(t *testing.T, cfg Config) *Sandbox {
 	t.Helper()
-	absent := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("REWARDMESH_REQUIRE_DOCKER") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
+	sandboxtest.RequireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		absent("docker client: %v", err)
-	}
-	if _, err := docker.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		docker.Close()
-		absent("docker is not reachable: %v", err)
-	}
-	missing, err := images.Missing(ctx, docker, nil)
-	docker.Close()
-	if err != nil || len(missing) > 0 {
-		absent("sandbox images missing (%v %v): run `rewardmesh images build`", missing, err)
-	}
 	s, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("new sandbox: %v", err)

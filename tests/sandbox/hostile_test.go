@@ -5,16 +5,13 @@ package sandbox_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
-	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
+	"github.com/rewardmesh/rewardmesh/services/sandbox/sandboxtest"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 
@@ -22,30 +19,10 @@ import (
 // or the sandbox images are absent.
 func requireDocker(t *testing.T) {
 	t.Helper()
-	absent := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("REWARDMESH_REQUIRE_DOCKER") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
 	if testing.Short() {
 		t.Skip("the sandbox suites need Docker and take minutes; skipped in -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		absent("docker client: %v", err)
-	}
-	defer docker.Close()
-	if _, err := docker.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		absent("docker is not reachable: %v", err)
-	}
-	missing, err := images.Missing(ctx, docker, nil)
-	if err != nil || len(missing) > 0 {
-		absent("sandbox images missing (%v %v): run `rewardmesh images build`", missing, err)
-	}
+	sandboxtest.RequireDocker(t)
 }
 
 func newSandbox(t *testing.T, cfg sandbox.Config) *sandbox.Sandbox {

@@ -3,18 +3,16 @@ package lcbconformance
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	"github.com/rewardmesh/rewardmesh/services/gateway/eval"
 	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
+	"github.com/rewardmesh/rewardmesh/services/sandbox/sandboxtest"
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
@@ -23,30 +21,7 @@ import (
 // or the sandbox images are absent.
 func requireDocker(t *testing.T) {
 	t.Helper()
-	absent := func(why string, args ...any) {
-		t.Helper()
-		if os.Getenv("REWARDMESH_REQUIRE_DOCKER") == "1" {
-			t.Fatalf(why, args...)
-		}
-		t.Skipf(why, args...)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		absent("docker client: %v", err)
-	}
-	defer docker.Close()
-	if _, err := docker.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		absent("docker is not reachable: %v", err)
-	}
-	missing, err := images.Missing(ctx, docker, []images.Language{images.Python})
-	if err != nil {
-		absent("look for sandbox images: %v", err)
-	}
-	if len(missing) > 0 {
-		absent("sandbox images missing: %v (run `rewardmesh images build`)", missing)
-	}
+	sandboxtest.RequireDocker(t, images.Python)
 }
 
 // startSandbox starts the real sandbox and serves it on an embedded NATS
