@@ -92,3 +92,42 @@ func TestRewardsOverNATS(t *testing.T) {
 		t.Errorf("reference without gold: %v", rs[2])
 	}
 }
+
+// FuzzEndpoints: any bytes a client sends to the math ops give one result per
+// item or a client error, never a panic; every result is either a verdict or an
+// item error with a code.
+func FuzzEndpoints(f *testing.F) {
+	for _, seed := range []string{
+		`{"items":[{"gold":"1","pred":"1"}]}`, `{"items":[{"gold":null,"pred":5}]}`, `{"items":[{"gold":"x","pred":"y","precision":-1}]}`,
+		`{"items":[{"domain":"math","response":"\\boxed{2}","reference":"2"}]}`, `{"items":[{"domain":"math","reference":{"gold":["1","2"]}}]}`,
+		`{"items":[1,"a",null,[],{}]}`, `{"items":{}}`, "\xff", `{"items":[{"gold":"\\frac{","pred":"}}}"}]}`,
+	} {
+		f.Add(seed)
+	}
+	eps := mathsvc.Endpoints()
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, ep := range eps {
+			out, err := ep.Handler(context.Background(), []byte(body))
+			if err != nil {
+				continue // the whole body was not a batch: a client error
+			}
+			var resp struct {
+				Results []map[string]any `json:"results"`
+			}
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatalf("%s answered undecodable JSON for %q: %v", ep.Name, body, err)
+			}
+			for _, r := range resp.Results {
+				_, verdict := r["correct"]
+				_, rewarded := r["reward"]
+				e, failed := r["error"].(map[string]any)
+				if failed && (e["code"] == nil || e["message"] == "") {
+					t.Fatalf("%s: an item error without a code: %v", ep.Name, r)
+				}
+				if !failed && !verdict && !rewarded {
+					t.Fatalf("%s: a result that is neither a verdict nor an error: %v", ep.Name, r)
+				}
+			}
+		}
+	})
+}

@@ -163,8 +163,12 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 		c = redisCache
 		n.closers = append(n.closers, redisCache.Close)
 	}
+	env := Env{Getenv: opts.Getenv}
 	if opts.Gateway.ChunkSize == 0 {
-		opts.Gateway.ChunkSize = envInt(Env{Getenv: opts.Getenv}, "REWARDMESH_GATEWAY_CHUNK_SIZE")
+		opts.Gateway.ChunkSize = envInt(env, "REWARDMESH_GATEWAY_CHUNK_SIZE")
+	}
+	if opts.Gateway.BusyRetryFor == 0 {
+		opts.Gateway.BusyRetryFor = envDuration(env, "REWARDMESH_GATEWAY_BUSY_RETRY_FOR")
 	}
 	handler, srv := gateway.NewServer(opts.Gateway, mesh.NewClient(nc), c, jobs, n.log, reg)
 	if redisCache != nil {

@@ -369,3 +369,45 @@ func judging(pid int) bool {
 	}
 	return false
 }
+
+// Overload past what the gateway will wait for: with a one-submission sandbox
+// queue and no patience for busy replicas, sixteen clients sending only programs
+// get busy answers, at once, in 200 responses: no timeouts, no 5xx, no crash.
+func TestOverloadAnswersBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load run")
+	}
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	up := startEnv(t, []string{"REWARDMESH_GATEWAY_BUSY_RETRY_FOR=1ms", "REWARDMESH_SANDBOX_CONCURRENCY=1", "REWARDMESH_SANDBOX_QUEUE=1"},
+		"up", binary, "up", "--http", fmt.Sprintf("127.0.0.1:%d", port))
+	waitHealthy(t, base)
+	p := start(t, "bench load", binary, "bench", "load", "--server", base, "--duration", "10s", "--clients", "16", "--batch", "4", "--code", "1")
+	select {
+	case <-p.done:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("bench load did not stop by itself")
+	}
+	out := p.out.String()
+	t.Logf("%s", tail(out, 1500))
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("bench load exited %d", code)
+	}
+	if !regexp.MustCompile(`item errors by code: map\[busy:\d+\]`).MatchString(out) {
+		t.Errorf("overload did not answer busy (and only busy)")
+	}
+	if m := regexp.MustCompile(`HTTP status: map\[(.*)\]`).FindStringSubmatch(out); m == nil || !regexp.MustCompile(`^200:\d+$`).MatchString(m[1]) {
+		t.Errorf("requests not all 200 under overload: %v", m)
+	}
+	if lat := regexp.MustCompile(`max (\S+)`).FindStringSubmatch(out); lat != nil {
+		if d, err := time.ParseDuration(lat[1]); err == nil && d > 30*time.Second {
+			t.Errorf("a request took %s under overload: busy should answer at once", d)
+		}
+	}
+	select {
+	case <-up.done:
+		t.Fatalf("up died under overload")
+	default:
+	}
+	waitHealthy(t, base)
+}
