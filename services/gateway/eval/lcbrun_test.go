@@ -102,9 +102,11 @@ func TestRunLCB(t *testing.T) {
 	if sum.Problems != 3 || sum.Samples != 15 {
 		t.Errorf("summary: %d problems %d samples, want 3 and 15", sum.Problems, sum.Samples)
 	}
-	// print(1) appears twice in p1: judged once.
-	if _, items := judge.counts(); items != 14 || sum.Deduplicated != 1 {
-		t.Errorf("judged %d items (deduplicated %d), want 14 (1)", items, sum.Deduplicated)
+	// print(1) appears twice in p1: judged once. The copy waits on the first
+	// (deduplicated) or, when the first's verdict is already in, reads it from the
+	// cache: which of the two depends on timing, the judging once does not.
+	if _, items := judge.counts(); items != 14 || sum.Deduplicated+sum.Cached != 1 {
+		t.Errorf("judged %d items (deduplicated %d, cached %d), want 14 (and one copy answered without judging)", items, sum.Deduplicated, sum.Cached)
 	}
 	if sum.Verdicts["AC"] != 9 || sum.Verdicts["WA"] != 3 || sum.Verdicts["CE"] != 1 {
 		t.Errorf("verdicts %v", sum.Verdicts)
