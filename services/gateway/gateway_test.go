@@ -401,3 +401,40 @@ func TestBusyItemsAreRetried(t *testing.T) {
 		}
 	}
 }
+
+// A job whose service is not running yet (restarting, reconnecting) waits for it
+// instead of publishing "not running": nobody is waiting on a job but its results.
+func TestJobWaitsForAServiceThatIsNotUpYet(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	status, out := f.post(t, "/v1/jobs", `{"items":[{"id":"s","domain":"swe","response":"x","reference":{}}]}`)
+	if status != 202 {
+		t.Fatalf("submit: %d %v", status, out)
+	}
+	time.Sleep(time.Second) // the worker has tried, and found no swe service
+	late := func(_ context.Context, raw json.RawMessage) any {
+		var in reward.Item
+		_ = json.Unmarshal(raw, &in)
+		return reward.Result{ID: in.ID, Domain: in.Domain, Reward: 0.5}
+	}
+	svc, err := mesh.Serve(f.nc, mesh.Config{Name: "swe", Endpoints: []mesh.Endpoint{{Name: "rewards", Handler: mesh.Batch(late, 1)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(time.Second)
+	var view map[string]any
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(f.srv.URL + "/v1/jobs/" + out["job_id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&view)
+		resp.Body.Close()
+		if view["state"] == "done" {
+			break
+		}
+	}
+	rs, _ := view["results"].([]any)
+	if view["state"] != "done" || len(rs) != 1 || rs[0].(map[string]any)["reward"] != 0.5 {
+		t.Fatalf("job: %v", view)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/nats-io/nuid"
@@ -149,14 +151,51 @@ func (s *Server) handleRewards() http.Handler {
 	})
 }
 
-// JobScorer scores a job's items for the job worker, exactly as /v1/rewards does.
+// JobScorer scores a job's items for the job worker, as /v1/rewards does, with
+// one difference: nobody waits on a job, so an item the mesh could not score now
+// (a service restarting, NATS reconnecting, every replica busy) is tried again
+// with backoff for up to JobRetryFor before its error is published.
 func (s *Server) JobScorer() mesh.Scorer {
 	return func(ctx context.Context, items []reward.Item, emit func(int, reward.Result)) {
 		raw := make([]json.RawMessage, len(items))
 		for i, item := range items {
 			raw[i], _ = json.Marshal(item)
 		}
-		_ = s.score(ctx, raw, emit) // failures are in the emitted results
+		pending := make([]int, len(items))
+		for i := range pending {
+			pending[i] = i
+		}
+		giveUp := time.Now().Add(s.cfg.JobRetryFor)
+		backoff := 250 * time.Millisecond
+		for len(pending) > 0 {
+			batch := make([]json.RawMessage, len(pending))
+			for k, i := range pending {
+				batch[k] = raw[i]
+			}
+			var mu sync.Mutex
+			var again []int
+			patient := time.Now().Add(backoff).Before(giveUp)
+			_ = s.score(ctx, batch, func(k int, r reward.Result) {
+				if patient && r.Error != nil && (r.Error.Retryable || r.Error.Code == reward.Busy) {
+					mu.Lock()
+					again = append(again, pending[k])
+					mu.Unlock()
+					return
+				}
+				emit(pending[k], r)
+			})
+			if len(again) == 0 {
+				return
+			}
+			select {
+			case <-time.After(backoff):
+				backoff = min(2*backoff, 5*time.Second)
+			case <-ctx.Done():
+				return // unanswered items leave the job unacked, for another worker
+			}
+			slices.Sort(again)
+			pending = again
+		}
 	}
 }
 

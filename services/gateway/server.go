@@ -23,6 +23,9 @@ type Config struct {
 	// BusyRetryFor is how long a chunk is retried while every replica answers
 	// busy, before its items answer busy; default 30s.
 	BusyRetryFor time.Duration
+	// JobRetryFor is how long a job's item is retried while the mesh cannot score
+	// it (a service not running, a replica silent, every replica busy); default 2m.
+	JobRetryFor time.Duration
 	// Services are the services /healthz asks; default math, sandbox, swe, rm.
 	Services []string
 }
@@ -36,6 +39,9 @@ func (c *Config) defaults() {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Minute
+	}
+	if c.JobRetryFor <= 0 {
+		c.JobRetryFor = 2 * time.Minute
 	}
 	if c.BusyRetryFor <= 0 {
 		c.BusyRetryFor = 30 * time.Second

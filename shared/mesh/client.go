@@ -70,20 +70,26 @@ func (c *Client) Call(ctx context.Context, service, op string, payload []byte) (
 			break
 		}
 	}
+	var failed *reward.Error
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return nil, reward.Errorf(reward.Unavailable, "service %s is not running", service)
+		failed = reward.Errorf(reward.Unavailable, "service %s is not running", service)
 	case errors.Is(err, errSilent):
-		return nil, reward.Errorf(reward.Unavailable, "%s.%s: %d replicas fell silent in turn", service, op, attempts)
+		failed = reward.Errorf(reward.Unavailable, "%s.%s: %d replicas fell silent in turn", service, op, attempts)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return nil, reward.Errorf(reward.Timeout, "%s.%s did not answer in time", service, op)
+		failed = reward.Errorf(reward.Timeout, "%s.%s did not answer in time", service, op)
 	case errors.Is(err, context.Canceled):
-		return nil, reward.Errorf(reward.Timeout, "%s.%s: request canceled", service, op)
+		failed = reward.Errorf(reward.Timeout, "%s.%s: request canceled", service, op)
 	case err != nil:
-		return nil, reward.Errorf(reward.Unavailable, "call %s.%s: %v", service, op, err)
+		failed = reward.Errorf(reward.Unavailable, "call %s.%s: %v", service, op, err)
+	}
+	if failed != nil {
+		failed.Retryable = true // the mesh failed, not the request
+		return nil, failed
 	}
 	if code := resp.Header.Get(micro.ErrorCodeHeader); code != "" {
-		return nil, &reward.Error{Code: reward.ErrorCode(code), Message: resp.Header.Get(micro.ErrorHeader)}
+		code := reward.ErrorCode(code)
+		return nil, &reward.Error{Code: code, Message: resp.Header.Get(micro.ErrorHeader), Retryable: code == reward.Busy}
 	}
 	if name := resp.Header.Get(headerObject); name != "" {
 		body, err := c.payloads.get(ctx, name)

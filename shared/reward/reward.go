@@ -103,6 +103,10 @@ func (c ErrorCode) HTTPStatus() int {
 type Error struct {
 	Code    ErrorCode `json:"code"`
 	Message string    `json:"message"`
+	// Retryable marks a failure of the mesh rather than of the item (a service
+	// not reachable now, a replica that fell silent, a deadline): the same item
+	// sent again later may well succeed.
+	Retryable bool `json:"retryable,omitempty"`
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
