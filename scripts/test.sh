@@ -9,6 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=("$@")
 
+# apt-get install, repairing a half-configured package first if apt refuses
+# because of one (seen on machines of this kind), then trying again.
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null && return 0
+  echo "apt-get install failed; repairing broken packages and retrying" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get -y -qq -f install >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # Debian packages the tests use: servers they run for real, debootstrap for the
 # offline sandbox base, chromium to render the eval report.
 packages=(redis-server nats-server debootstrap chromium python3)
@@ -23,7 +32,7 @@ if ((${#missing[@]})); then
     exit 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 fi
 # The trainer's CUDA backend is compiled (never run: CI has no GPU) against CUDA
 # 11.8's headers, from Debian's non-free nvidia-cuda-dev.
@@ -43,7 +52,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nvidia-cuda-dev >/dev/null
+  apt_install nvidia-cuda-dev
 fi
 
 echo "== building rewardmesh"

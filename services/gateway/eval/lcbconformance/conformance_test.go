@@ -46,7 +46,7 @@ func startSandbox(t *testing.T, ctx context.Context) eval.Judge {
 
 func TestLCBConformance(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 29 programs in Docker, TLE cases included; not in -short")
+		t.Skip("runs the 26 LiveCodeBench samples in Docker, TLE cases included; not in -short")
 	}
 	dir := conformance.Path(t, "code")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
