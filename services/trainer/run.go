@@ -392,14 +392,17 @@ func (t *trainer) apply(m jetstream.Msg) {
 	}
 	g, ok := t.pending[r.JobID]
 	if !ok {
-		// Not pending: its group was trained on already (a redelivery, or a job
-		// re-scored after a resume) or dropped. Either way it must not count again.
+		// Not pending: its group was trained on already (a redelivery, a job
+		// re-scored after a resume, or a result read again by a resumed run's new
+		// consumer) or dropped. Either way it must not count again, and no checkpoint
+		// needs it, so it is acked now: held, a resume's re-read of every old result
+		// would fill MaxAckPending and the run would wait on itself.
 		if version, ok := resultVersion(t.ck.Run, r); ok && version < t.ck.Step-t.ck.Stale {
 			t.stale++
 		} else {
 			t.duplicates++
 		}
-		t.held = append(t.held, m)
+		_ = m.Ack() // a lost ack is a redelivery, dropped again here
 		return
 	}
 	if r.Total != len(g.Have) {

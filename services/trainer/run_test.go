@@ -321,3 +321,37 @@ func TestRunFailsClearly(t *testing.T) {
 		}
 	})
 }
+
+// TestRunExtendsFinishedRun resumes a finished run with more steps. Its results
+// consumer was deleted at the end, so the new one reads every old result again, far
+// more than the server lets out unacknowledged: they must be acknowledged as they are
+// dropped, or the run waits on itself. (A crashed run resumed after its consumer's
+// inactivity threshold is the same case.)
+func TestRunExtendsFinishedRun(t *testing.T) {
+	ctx := t.Context()
+	nc := startNATS(t)
+	(&testWorker{}).start(t, ctx, nc)
+	cfg := smallConfig(t, "extend")
+	cfg.RewardTimeout = 20 * time.Second
+	if err := Run(ctx, cfg, nc, io.Discard); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	cfg.Steps *= 2
+	cfg.Resume = true
+	if err := Run(ctx, cfg, nc, io.Discard); err != nil {
+		t.Fatalf("extended run: %v", err)
+	}
+	lines := readLines(t, cfg)
+	perStep := cfg.Prompts * cfg.Group
+	for _, m := range lines {
+		if m.ResultsApplied != perStep {
+			t.Errorf("step %d applied %d results, want %d", m.Step, m.ResultsApplied, perStep)
+		}
+	}
+	// Old results are dropped and counted, as stale (their policy version is older
+	// than the bound) or as duplicates, never applied again.
+	if m := lines[len(lines)/2]; m.Duplicates+m.StaleDropped < (cfg.Steps/2)*perStep {
+		t.Errorf("first extended step dropped %d duplicate and %d stale results, want the first run's %d in all",
+			m.Duplicates, m.StaleDropped, (cfg.Steps/2)*perStep)
+	}
+}

@@ -5,9 +5,11 @@
 // Launch copies each kernel argument as 8 bytes, so a 4-byte int or float parameter
 // would read garbage from the upper half.
 //
-// Regenerate kernels.ptx after editing, from services/trainer/cuda (see gen.go):
-//   nvcc -ptx -arch=compute_70 -O3 -o kernels/policy.ptx kernels/policy.cu
+// Regenerate policy.ptx after editing: go generate ./services/trainer/cuda/kernels, which
+// runs, here, nvcc -ptx -arch=compute_70 -O3 -o policy.ptx policy.cu
 // compute_70 PTX is JIT-compiled by the driver for the GPU it runs on (Volta and later).
+// The emulator (emu.cc) compiles this file as C++ for the CPU, with emu.h's definitions
+// of the CUDA names it uses; keep to those, or define the new ones there.
 
 extern "C" {
 

@@ -1,123 +1,83 @@
-//go:build cuda
-
 package cuda
 
 import (
-	_ "embed"
 	"errors"
 	"fmt"
 	"math"
 	"unsafe"
 
-	"gorgonia.org/cu"
-
-	_ "github.com/rewardmesh/rewardmesh/services/trainer/cuda/gpuprobe" // must init before cu: see its doc
 	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
 
-//go:embed kernels/policy.ptx
-var ptx string
+// Driver is what the backend asks of a CUDA device: the driver API calls it makes, on
+// device addresses. The real one is gorgonia.org/cu's, in a -tags cuda build (New);
+// kernels.Emulator runs the same kernels' source on the CPU, so that everything here is
+// tested on machines without a GPU.
+type Driver interface {
+	// Do runs fn where driver calls must be made: cu binds a context to one OS thread.
+	Do(fn func() error) error
+	Alloc(bytes int64) (uintptr, error)
+	Free(ptr uintptr) error
+	CopyIn(dst uintptr, src unsafe.Pointer, bytes int64) error
+	CopyOut(dst unsafe.Pointer, src uintptr, bytes int64) error
+	Zero32(dst uintptr, n int64) error
+	// Launch runs a kernel of kernels.Names over grid×block threads; params[i] points
+	// at the 8-byte value of the kernel's i-th parameter.
+	Launch(kernel string, grid, block int, params []unsafe.Pointer) error
+	Synchronize() error
+	Close() error
+}
 
 const block = 256
 
-// Backend runs the policy on one GPU. Like every policy.Backend it is not safe for
-// concurrent use; cu's Ctx pins the CUDA context to one OS thread behind it.
+// Backend runs the policy on one GPU, through a Driver. Like every policy.Backend it
+// is not safe for concurrent use.
 type Backend struct {
 	spec policy.Spec
 	lay  policy.Layout
-	ctx  *cu.Ctx
-	mod  cu.Module
-	fn   map[string]cu.Function
+	drv  Driver
 
-	params, m, v, grad cu.DevicePtr
+	params, m, v, grad uintptr
 	t                  int64
 
 	// Batch buffers, grown as batches grow.
 	capRows                         int
-	ctxBuf, actBuf                  cu.DevicePtr // int32
-	x, h, p, logp, coef, dz, dh, dx cu.DevicePtr
+	ctxBuf, actBuf                  uintptr // int32
+	x, h, p, logp, coef, dz, dh, dx uintptr
 	n                               int // rows of the last Forward
 	closed                          bool
 }
 
-var kernelNames = []string{
-	"embed_gather", "dense_forward", "softmax_rows", "gather_logp", "dlogits",
-	"dense_grad_weights", "dense_grad_input", "embed_grad", "adam",
-}
-
-// Available reports whether a CUDA device can be used, and why not.
-func Available() error {
-	n, err := cu.NumDevices()
-	if err != nil {
-		return fmt.Errorf("count CUDA devices: %w", err)
+// NewOn starts a backend holding st on the device behind drv, and closes drv when it
+// is closed (or fails to start).
+func NewOn(drv Driver, spec policy.Spec, st policy.State) (*Backend, error) {
+	fail := func(err error) (*Backend, error) {
+		return nil, errors.Join(err, drv.Close())
 	}
-	if n == 0 {
-		return errors.New("no CUDA device")
-	}
-	return nil
-}
-
-// newContext creates a context on dev; cu.NewContext panics when the driver refuses.
-func newContext(dev cu.Device) (ctx *cu.Ctx, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("create CUDA context: %v", r)
-		}
-	}()
-	return cu.NewContext(dev, cu.SchedAuto), nil
-}
-
-// New starts a backend on device 0 holding st.
-func New(spec policy.Spec, st policy.State) (*Backend, error) {
 	if err := spec.Validate(); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := st.Check(spec); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	if err := Available(); err != nil {
-		return nil, err
-	}
-	dev, err := cu.GetDevice(0)
-	if err != nil {
-		return nil, fmt.Errorf("get CUDA device 0: %w", err)
-	}
-	b := &Backend{spec: spec, lay: spec.Layout(), fn: map[string]cu.Function{}}
-	if b.ctx, err = newContext(dev); err != nil {
-		return nil, err
-	}
-	if err := b.init(st); err != nil {
-		b.Close()
-		return nil, err
-	}
-	return b, nil
-}
-
-func (b *Backend) init(st policy.State) error {
-	err := b.do("load kernels", func() error {
-		var err error
-		if b.mod, err = cu.LoadData(ptx); err != nil {
-			return fmt.Errorf("load PTX: %w", err)
-		}
-		for _, name := range kernelNames {
-			f, err := b.mod.Function(name)
-			if err != nil {
-				return fmt.Errorf("find kernel %s: %w", name, err)
-			}
-			b.fn[name] = f
-		}
+	b := &Backend{spec: spec, lay: spec.Layout(), drv: drv}
+	err := b.do("allocate parameters", func() error {
 		size := int64(b.lay.Total * 4)
-		for _, p := range []*cu.DevicePtr{&b.params, &b.m, &b.v, &b.grad} {
-			if *p, err = cu.MemAlloc(size); err != nil {
-				return fmt.Errorf("allocate parameters: %w", err)
+		for _, p := range []*uintptr{&b.params, &b.m, &b.v, &b.grad} {
+			var err error
+			if *p, err = drv.Alloc(size); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		err = b.Load(st)
 	}
-	return b.Load(st)
+	if err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
+	return b, nil
 }
 
 func (b *Backend) Name() string      { return "cuda" }
@@ -129,7 +89,7 @@ func (b *Backend) do(what string, fn func() error) error {
 	if b.closed {
 		return fmt.Errorf("cuda %s: backend closed", what)
 	}
-	if err := b.ctx.Do(fn); err != nil {
+	if err := b.drv.Do(fn); err != nil {
 		return fmt.Errorf("cuda %s: %w", what, err)
 	}
 	return nil
@@ -144,7 +104,7 @@ func (b *Backend) launch(kernel string, n int, args ...any) error {
 	ptrs := make([]unsafe.Pointer, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
-		case cu.DevicePtr:
+		case uintptr:
 			ptrs[i] = unsafe.Pointer(&v)
 		case int:
 			w := int64(v)
@@ -155,7 +115,7 @@ func (b *Backend) launch(kernel string, n int, args ...any) error {
 			return fmt.Errorf("kernel %s: argument %d has type %T", kernel, i, a)
 		}
 	}
-	if err := b.fn[kernel].Launch((n+block-1)/block, 1, 1, block, 1, 1, 0, cu.NoStream, ptrs); err != nil {
+	if err := b.drv.Launch(kernel, (n+block-1)/block, block, ptrs); err != nil {
 		return fmt.Errorf("launch %s: %w", kernel, err)
 	}
 	return nil
@@ -171,12 +131,12 @@ func (b *Backend) launches(ks ...func() error) error {
 	return nil
 }
 
-func (b *Backend) at(base cu.DevicePtr, floats int) cu.DevicePtr {
-	return base + cu.DevicePtr(floats*4)
+func (b *Backend) at(base uintptr, floats int) uintptr {
+	return base + uintptr(floats*4)
 }
 
-func (b *Backend) batchBuffers() []*cu.DevicePtr {
-	return []*cu.DevicePtr{&b.ctxBuf, &b.actBuf, &b.x, &b.h, &b.p, &b.logp, &b.coef, &b.dz, &b.dh, &b.dx}
+func (b *Backend) batchBuffers() []*uintptr {
+	return []*uintptr{&b.ctxBuf, &b.actBuf, &b.x, &b.h, &b.p, &b.logp, &b.coef, &b.dz, &b.dh, &b.dx}
 }
 
 // reserve grows the batch buffers to hold n rows; call it inside do.
@@ -192,7 +152,7 @@ func (b *Backend) reserve(n int) error {
 	elems := []int{c * s.Context, c, c * s.In(), c * s.Hidden, c * s.Actions, c, c, c * s.Actions, c * s.Hidden, c * s.In()}
 	for i, p := range b.batchBuffers() {
 		var err error
-		if *p, err = cu.MemAlloc(int64(elems[i] * 4)); err != nil {
+		if *p, err = b.drv.Alloc(int64(elems[i] * 4)); err != nil {
 			return fmt.Errorf("allocate batch of %d rows: %w", c, err)
 		}
 	}
@@ -204,7 +164,7 @@ func (b *Backend) freeBatch() error {
 	var errs []error
 	for _, p := range b.batchBuffers() {
 		if *p != 0 {
-			errs = append(errs, cu.MemFree(*p))
+			errs = append(errs, b.drv.Free(*p))
 			*p = 0
 		}
 	}
@@ -241,9 +201,9 @@ func (b *Backend) Probs(contexts []int32, probs []float32) error {
 	return b.do("probs", func() error {
 		return b.launches(
 			func() error { return b.reserve(n) },
-			func() error { return cu.MemcpyHtoD(b.ctxBuf, unsafe.Pointer(&contexts[0]), int64(len(contexts)*4)) },
+			func() error { return b.drv.CopyIn(b.ctxBuf, unsafe.Pointer(&contexts[0]), int64(len(contexts)*4)) },
 			func() error { return b.forward(n) },
-			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&probs[0]), b.p, int64(len(probs)*4)) },
+			func() error { return b.drv.CopyOut(unsafe.Pointer(&probs[0]), b.p, int64(len(probs)*4)) },
 		)
 	})
 }
@@ -260,11 +220,11 @@ func (b *Backend) Forward(contexts, actions []int32, logp []float32) error {
 	err = b.do("forward", func() error {
 		return b.launches(
 			func() error { return b.reserve(n) },
-			func() error { return cu.MemcpyHtoD(b.ctxBuf, unsafe.Pointer(&contexts[0]), int64(len(contexts)*4)) },
-			func() error { return cu.MemcpyHtoD(b.actBuf, unsafe.Pointer(&actions[0]), int64(len(actions)*4)) },
+			func() error { return b.drv.CopyIn(b.ctxBuf, unsafe.Pointer(&contexts[0]), int64(len(contexts)*4)) },
+			func() error { return b.drv.CopyIn(b.actBuf, unsafe.Pointer(&actions[0]), int64(len(actions)*4)) },
 			func() error { return b.forward(n) },
 			func() error { return b.launch("gather_logp", n, b.p, b.actBuf, b.logp, n, b.spec.Actions) },
-			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&logp[0]), b.logp, int64(n*4)) },
+			func() error { return b.drv.CopyOut(unsafe.Pointer(&logp[0]), b.logp, int64(n*4)) },
 		)
 	})
 	if err == nil {
@@ -283,7 +243,7 @@ func (b *Backend) Backward(coef []float32) error {
 	s, l, n := b.spec, b.lay, b.n
 	return b.do("backward", func() error {
 		return b.launches(
-			func() error { return cu.MemcpyHtoD(b.coef, unsafe.Pointer(&coef[0]), int64(n*4)) },
+			func() error { return b.drv.CopyIn(b.coef, unsafe.Pointer(&coef[0]), int64(n*4)) },
 			func() error { return b.launch("dlogits", n*s.Actions, b.p, b.actBuf, b.coef, b.dz, n, s.Actions) },
 			func() error {
 				return b.launch("dense_grad_weights", (s.Hidden+1)*s.Actions, b.h, b.dz, b.at(b.grad, l.W2), b.at(b.grad, l.B2), n, s.Hidden, s.Actions)
@@ -295,12 +255,12 @@ func (b *Backend) Backward(coef []float32) error {
 				return b.launch("dense_grad_weights", (s.In()+1)*s.Hidden, b.x, b.dh, b.at(b.grad, l.W1), b.at(b.grad, l.B1), n, s.In(), s.Hidden)
 			},
 			func() error {
-				return b.launch("dense_grad_input", n*s.In(), b.dh, b.at(b.params, l.W1), cu.DevicePtr(0), b.dx, n, s.In(), s.Hidden)
+				return b.launch("dense_grad_input", n*s.In(), b.dh, b.at(b.params, l.W1), uintptr(0), b.dx, n, s.In(), s.Hidden)
 			},
 			func() error {
 				return b.launch("embed_grad", s.Vocab*s.Embed, b.ctxBuf, b.dx, b.at(b.grad, l.E), n, s.Context, s.Embed, s.Vocab)
 			},
-			cu.Synchronize,
+			b.drv.Synchronize,
 		)
 	})
 }
@@ -310,7 +270,7 @@ func (b *Backend) Gradient(dst []float32) error {
 		return fmt.Errorf("cuda gradient: dst holds %d values, want %d", len(dst), b.lay.Total)
 	}
 	return b.do("gradient", func() error {
-		return cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), b.grad, int64(len(dst)*4))
+		return b.drv.CopyOut(unsafe.Pointer(&dst[0]), b.grad, int64(len(dst)*4))
 	})
 }
 
@@ -329,7 +289,7 @@ func (b *Backend) Step(opt policy.Adam) error {
 			func() error {
 				return b.launch("adam", b.lay.Total, b.params, b.m, b.v, b.grad, b.lay.Total, opt.Beta1, opt.Beta2, step, eps)
 			},
-			cu.Synchronize,
+			b.drv.Synchronize,
 		)
 	})
 	if err == nil {
@@ -343,9 +303,9 @@ func (b *Backend) State() (policy.State, error) {
 	st := policy.State{Params: make([]float32, n), M: make([]float32, n), V: make([]float32, n), T: b.t}
 	err := b.do("read state", func() error {
 		return b.launches(
-			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&st.Params[0]), b.params, int64(n*4)) },
-			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&st.M[0]), b.m, int64(n*4)) },
-			func() error { return cu.MemcpyDtoH(unsafe.Pointer(&st.V[0]), b.v, int64(n*4)) },
+			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.Params[0]), b.params, int64(n*4)) },
+			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.M[0]), b.m, int64(n*4)) },
+			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.V[0]), b.v, int64(n*4)) },
 		)
 	})
 	return st, err
@@ -358,10 +318,10 @@ func (b *Backend) Load(st policy.State) error {
 	n := int64(b.lay.Total * 4)
 	err := b.do("load state", func() error {
 		return b.launches(
-			func() error { return cu.MemcpyHtoD(b.params, unsafe.Pointer(&st.Params[0]), n) },
-			func() error { return cu.MemcpyHtoD(b.m, unsafe.Pointer(&st.M[0]), n) },
-			func() error { return cu.MemcpyHtoD(b.v, unsafe.Pointer(&st.V[0]), n) },
-			func() error { return cu.MemsetD32(b.grad, 0, int64(b.lay.Total)) },
+			func() error { return b.drv.CopyIn(b.params, unsafe.Pointer(&st.Params[0]), n) },
+			func() error { return b.drv.CopyIn(b.m, unsafe.Pointer(&st.M[0]), n) },
+			func() error { return b.drv.CopyIn(b.v, unsafe.Pointer(&st.V[0]), n) },
+			func() error { return b.drv.Zero32(b.grad, int64(b.lay.Total)) },
 		)
 	})
 	if err == nil {
@@ -371,23 +331,20 @@ func (b *Backend) Load(st policy.State) error {
 }
 
 func (b *Backend) Close() error {
-	if b.closed || b.ctx == nil {
+	if b.closed {
 		return nil
 	}
 	err := b.do("close", func() error {
 		errs := []error{b.freeBatch()}
-		for _, p := range []cu.DevicePtr{b.params, b.m, b.v, b.grad} {
+		for _, p := range []uintptr{b.params, b.m, b.v, b.grad} {
 			if p != 0 {
-				errs = append(errs, cu.MemFree(p))
+				errs = append(errs, b.drv.Free(p))
 			}
-		}
-		if b.mod != (cu.Module{}) {
-			errs = append(errs, b.mod.Unload())
 		}
 		return errors.Join(errs...)
 	})
 	b.closed = true
-	return errors.Join(err, b.ctx.Close())
+	return errors.Join(err, b.drv.Close())
 }
 
 var _ policy.Backend = (*Backend)(nil)
