@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -29,12 +30,20 @@ func Reconcile(ctx context.Context, docker *client.Client, self Owner, owns func
 	removed := 0
 	var firstErr error
 	for _, c := range list.Items {
+		if c.State == "removing" {
+			// Already being removed by the daemon; asking again answers "no such
+			// container" for as long as that takes (a stuck removal can last forever).
+			continue
+		}
 		if !orphaned(c.Labels, string(c.State), time.Unix(c.Created, 0), self, owns, c.ID) {
 			continue
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		_, err := docker.ContainerRemove(rctx, c.ID, client.ContainerRemoveOptions{Force: true})
 		cancel()
+		if cerrdefs.IsNotFound(err) {
+			continue // gone since the list: removed by its owner or by Docker
+		}
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("remove orphaned container %s: %w", short(c.ID), err)
