@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The GPU half of the trainer's CUDA checks, for a machine with an NVIDIA GPU but no
+# Go toolchain or CUDA headers (such as a lent GPU machine with no network):
+#
+#   ./scripts/gpu-check.sh build   # here: Go plus nvidia-cuda-dev (scripts/test.sh installs it)
+#   ./scripts/gpu-check.sh run     # there, with .gpu/ copied beside this script's checkout
+#
+# build writes .gpu/cuda.test (the cuda package's tests, -tags cuda) and .gpu/rewardmesh
+# (-tags cuda). run needs only the NVIDIA driver's libcuda.so.1: it runs the CUDA tests
+# (TestCUDAMatchesCPUOnAStep: one step on the GPU and on the CPU agree to 1e-4), the
+# CUDA train-step benchmark, and `rewardmesh bench trainer` (CUDA vs CPU tokens/s).
+# On a machine with Go and the headers, `go test -tags cuda -v ./services/trainer/cuda`
+# does the same as the first of these.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+build)
+  mkdir -p .gpu
+  go test -tags cuda -c -o .gpu/cuda.test ./services/trainer/cuda
+  go build -tags cuda -ldflags="-s -w" -o .gpu/rewardmesh ./cmd/rewardmesh
+  ls -l .gpu
+  ;;
+run)
+  # The driver's user-space library is where the driver put it; the usual places.
+  for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu /usr/lib64; do
+    [ -e "$d/libcuda.so.1" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  done
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+  # The tests read no files: run them from the package directory all the same.
+  (cd services/trainer/cuda && ../../../.gpu/cuda.test -test.v -test.count=1)
+  (cd services/trainer/cuda && ../../../.gpu/cuda.test -test.run '^$' -test.bench . -test.benchtime 3s)
+  .gpu/rewardmesh bench trainer
+  ;;
+*)
+  echo "usage: $0 build|run" >&2
+  exit 2
+  ;;
+esac
