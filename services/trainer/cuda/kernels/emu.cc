@@ -1,5 +1,6 @@
 // The emulated device behind Emulator (emu.go): memory with guard zones, and a launch
-// that runs every thread of a grid, one after another, on the kernels of policy.cu.
+// that runs every thread of a grid, one after another (twice: in order and in reverse,
+// to catch threads that race), on the kernels of policy.cu.
 //
 // A launch reads each argument as the kernel declares it from an 8-byte slot, as
 // cuLaunchKernel does with what gorgonia.org/cu passes; a parameter narrower than 8
@@ -7,6 +8,7 @@
 
 #include "emu.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +18,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 thread_local uint3 threadIdx, blockIdx;
 thread_local dim3 blockDim, gridDim;
@@ -59,21 +62,27 @@ struct emu_device {
     return &it->second;
   }
 
-  // Checks every allocation's guard zones; names the first one a kernel wrote over.
+  // Checks every allocation's guard zones and names the first one a kernel wrote
+  // over. Overwritten zones are filled again, so the next launch is judged afresh.
   bool guards_intact(std::string* where) {
+    bool intact = true;
     for (auto& [addr, a] : allocs) {
-      const unsigned char* zones[2] = {a.raw, a.raw + a.guard + a.size};
+      unsigned char* zones[2] = {a.raw, a.raw + a.guard + a.size};
       for (int z = 0; z < 2; z++) {
         for (size_t i = 0; i < a.guard; i++) {
           if (zones[z][i] != kFill) {
-            *where = "the " + std::to_string(a.size) + "-byte allocation at 0x" + hex(addr) +
-                     (z == 0 ? ": before its start" : ": past its end");
-            return false;
+            if (intact) {
+              *where = "the " + std::to_string(a.size) + "-byte allocation at 0x" + hex(addr) +
+                       (z == 0 ? ": before its start" : ": past its end");
+            }
+            intact = false;
+            std::memset(zones[z], kFill, a.guard);
+            break;
           }
         }
       }
     }
-    return true;
+    return intact;
   }
 
   static std::string hex(uintptr_t v) {
@@ -112,17 +121,50 @@ const char* run(emu_device* d, const char* name, void (*kernel)(A...), unsigned 
     return d->fail(std::string(name) + ": argument " + std::to_string(bad) + " (0x" + emu_device::hex(slots[bad]) +
                    ") is not device memory");
   }
+  // The memory the kernel can reach: the allocations its pointer arguments point into.
+  std::vector<const Alloc*> reach;
+  (
+      [&] {
+        if constexpr (std::is_pointer_v<A>) {
+          if (std::get<I>(args) == nullptr) return;
+          const Alloc* a = d->holding(reinterpret_cast<uintptr_t>(std::get<I>(args)), 0);
+          if (std::find(reach.begin(), reach.end(), a) == reach.end()) reach.push_back(a);
+        }
+      }(),
+      ...);
+  auto snapshot = [&] {
+    std::vector<std::vector<unsigned char>> s;
+    for (const Alloc* a : reach) s.emplace_back(a->raw, a->raw + a->size + 2 * a->guard);
+    return s;
+  };
+  auto restore = [&](const std::vector<std::vector<unsigned char>>& s) {
+    for (size_t i = 0; i < reach.size(); i++) std::memcpy(reach[i]->raw, s[i].data(), s[i].size());
+  };
   gridDim = {grid, 1, 1};
   blockDim = {block, 1, 1};
-  for (unsigned b = 0; b < grid; b++) {
-    for (unsigned t = 0; t < block; t++) {
-      blockIdx = {b, 0, 0};
-      threadIdx = {t, 0, 0};
-      kernel(std::get<I>(args)...);
-    }
-  }
+  auto thread = [&](unsigned b, unsigned t) {
+    blockIdx = {b, 0, 0};
+    threadIdx = {t, 0, 0};
+    kernel(std::get<I>(args)...);
+  };
+  // The grid runs twice from the same memory: threads in order, then in reverse.
+  // On a GPU they run at once, so a kernel whose result depends on their order (one
+  // thread reading what another writes, two writing one place) has a race; here the
+  // two results then differ.
+  auto before = snapshot();
+  for (unsigned b = 0; b < grid; b++)
+    for (unsigned t = 0; t < block; t++) thread(b, t);
+  auto forward = snapshot();
+  restore(before);
+  for (unsigned b = grid; b-- > 0;)
+    for (unsigned t = block; t-- > 0;) thread(b, t);
   std::string where;
   if (!d->guards_intact(&where)) return d->fail(std::string(name) + " wrote outside its memory: " + where);
+  for (size_t i = 0; i < reach.size(); i++) {
+    if (std::memcmp(reach[i]->raw, forward[i].data(), forward[i].size()) != 0) {
+      return d->fail(std::string(name) + ": its result depends on the order its threads run in (a race between threads)");
+    }
+  }
   return nullptr;
 }
 

@@ -20,7 +20,8 @@ import (
 // policy.cu's kernels, compiled from their source, over every thread of a launch in
 // turn. It is stricter than a GPU: fresh memory reads as NaN, a copy or pointer
 // argument outside an allocation fails, a write past an allocation fails the launch,
-// and every kernel parameter must be 8 bytes wide. It is for tests, not speed.
+// a launch whose result depends on the order its threads run in (a race) fails, and
+// every kernel parameter must be 8 bytes wide. It is for tests, not speed.
 type Emulator struct {
 	mu     sync.Mutex
 	dev    *C.emu_device

@@ -103,6 +103,10 @@ func TestEmulatorCatches(t *testing.T) {
 	if err := e.CopyIn(E, unsafe.Pointer(&host[0]), 10*4); err != nil {
 		t.Fatal(err)
 	}
+	W, y := alloc(t, e, 64*4), alloc(t, e, 64*4)
+	if err := e.CopyIn(W, unsafe.Pointer(&host[0]), 64*4); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, want string
 		err        error
@@ -120,9 +124,20 @@ func TestEmulatorCatches(t *testing.T) {
 		// 4 rows × 4 tokens × 8 wide is 128 values into a 64-value buffer.
 		{"kernel writing past its buffer", "embed_gather wrote outside its memory", e.Launch("embed_gather", 1, 128,
 			params(uint64(ctx), uint64(E), uint64(x), 4, 4, 8))},
+		// Output aliasing input: each thread reads the row that others overwrite.
+		{"threads racing", "depends on the order its threads run in", e.Launch("dense_forward", 1, 64,
+			params(uint64(x), uint64(W), uint64(W), uint64(x), 8, 8, 8, 0))},
+		{"a launch after a bad one", "", e.Launch("dense_forward", 1, 64,
+			params(uint64(x), uint64(W), uint64(W), uint64(y), 8, 8, 8, 0))},
 		{"block too large", "not a valid launch", e.Launch("adam", 1, 2048, params(1, 2, 3, 4, 5, 6, 7, 8, 9))},
 	}
 	for _, c := range cases {
+		if c.want == "" {
+			if c.err != nil {
+				t.Errorf("%s: %v", c.name, c.err)
+			}
+			continue
+		}
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want one saying %q", c.name, c.err, c.want)
 		}
