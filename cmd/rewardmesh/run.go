@@ -131,9 +131,14 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 
 func runServe(ctx context.Context, env *environment, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("serve: name the service: one of %v or gateway", node.Names())
+		return fmt.Errorf("serve: name the service: one of %v, gateway or trainer", node.Names())
 	}
 	name := args[0]
+	if name == "trainer" {
+		// The trainer is the mesh's client, not a service others call: serving it is
+		// `train` joined to a running mesh, with train's flags.
+		return runTrainer(ctx, env, args[1:], true)
+	}
 	fs := newFlagSet("serve "+name, env)
 	var m meshFlags
 	m.register(fs, env, ":8080")

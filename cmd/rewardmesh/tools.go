@@ -58,9 +58,20 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 // runTrain runs the GRPO trainer, its rewards from the mesh at --nats or from
 // a mesh started in this process.
 func runTrain(ctx context.Context, env *environment, args []string) error {
+	return runTrainer(ctx, env, args, false)
+}
+
+// runTrainer runs `train`, and `serve trainer`, which must join a running mesh.
+func runTrainer(ctx context.Context, env *environment, args []string, joinMesh bool) error {
 	cfg, err := trainer.ParseFlags(args)
 	if err != nil {
 		return err
+	}
+	if cfg.NATSURL == "" {
+		cfg.NATSURL = env.getenv("REWARDMESH_NATS")
+	}
+	if joinMesh && cfg.NATSURL == "" {
+		return errors.New("serve trainer: --nats URL is required (the trainer joins an existing mesh; `rewardmesh train` embeds one)")
 	}
 	url := cfg.NATSURL
 	if url == "" {

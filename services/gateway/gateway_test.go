@@ -106,6 +106,20 @@ func newFixture(t *testing.T, cfg gateway.Config, c cache.Cache) *fixture {
 	return f
 }
 
+func (f *fixture) get(t *testing.T, path string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(f.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("GET %s answered non-JSON: %v", path, err)
+	}
+	return resp.StatusCode, out
+}
+
 func (f *fixture) post(t *testing.T, path string, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(f.srv.URL+path, "application/json", strings.NewReader(body))
@@ -260,6 +274,40 @@ func TestOpenRLHF(t *testing.T) {
 	}
 }
 
+// TestOpenRLHFFailedItems: the protocol carries only numbers, so a failed item must
+// not pass for a reward of 0. One the mesh could not score now fails the request
+// with a retryable status (OpenRLHF's client retries non-2xx); one that is wrong
+// itself scores 0 and is flagged in extra_logs.reward_error.
+func TestOpenRLHFFailedItems(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	status, out := f.post(t, "/get_reward", `{"query":["4","e4"],
+		"labels":["4","{\"domain\":\"chess\"}"]}`)
+	if status != 200 {
+		t.Fatalf("bad label: status %d: %v", status, out)
+	}
+	if got := fmt.Sprint(out["rewards"]); got != "[1 0]" {
+		t.Errorf("rewards = %s, want [1 0]", got)
+	}
+	logs, _ := out["extra_logs"].(map[string]any)
+	if got := fmt.Sprint(logs["reward_error"]); got != "[0 1]" {
+		t.Errorf("extra_logs.reward_error = %s, want [0 1]: %v", got, out)
+	}
+
+	// No sandbox runs here: the code item cannot be scored now.
+	status, out = f.post(t, "/get_reward", `{"query":["4","print(1)"],
+		"labels":["4","{\"domain\":\"code\",\"reference\":{\"tests\":[]}}"]}`)
+	if status != 503 {
+		t.Fatalf("unscorable item: status %d, want 503: %v", status, out)
+	}
+	e, _ := out["error"].(map[string]any)
+	if e["code"] != "unavailable" || e["retryable"] != true || !strings.Contains(fmt.Sprint(e["message"]), "1 of 2") {
+		t.Errorf("error = %v, want a retryable unavailable naming 1 of 2 queries", e)
+	}
+	if _, ok := out["rewards"]; ok {
+		t.Errorf("rewards answered beside the error: %v", out)
+	}
+}
+
 func TestJobsReadBackAndPublishResults(t *testing.T) {
 	f := newFixture(t, gateway.Config{}, nil)
 	// Subscribe before posting, as a consumer that does not poll would.
@@ -327,6 +375,36 @@ func TestJobsReadBackAndPublishResults(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("unknown job answered %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestJobWithAnUndecodableItem: as in /v1/rewards, an item that is wrong on its own
+// gets its error in its place and the rest of the job is scored.
+func TestJobWithAnUndecodableItem(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	status, out := f.post(t, "/v1/jobs", `{"items":[
+		{"id":"ok","domain":"math","response":"4","reference":{"gold":"4"}},
+		{"id":"bad","domain":"math","response":4,"reference":{"gold":"4"}},
+		{"id":"ok2","domain":"math","response":"5","reference":{"gold":"4"}}]}`)
+	if status != 202 {
+		t.Fatalf("status %d, want 202: %v", status, out)
+	}
+	var view map[string]any
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, view = f.get(t, "/v1/jobs/"+out["job_id"].(string)); view["state"] == "done" {
+			break
+		}
+	}
+	rs, _ := view["results"].([]any)
+	if view["state"] != "done" || len(rs) != 3 {
+		t.Fatalf("job view: %v", view)
+	}
+	get := func(i int) map[string]any { return rs[i].(map[string]any) }
+	if get(0)["id"] != "ok" || get(0)["reward"] != 1.0 || get(2)["id"] != "ok2" || get(2)["reward"] != 0.0 {
+		t.Errorf("scored items: %v, %v", get(0), get(2))
+	}
+	if e, ok := get(1)["error"].(map[string]any); !ok || e["code"] != "invalid" || get(1)["id"] != "bad" {
+		t.Errorf("undecodable item: %v", get(1))
 	}
 }
 

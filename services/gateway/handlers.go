@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/nats-io/nuid"
 
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
@@ -210,16 +211,17 @@ func (s *Server) handleJobSubmit() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
+		// An item that does not decode fails alone, as in /v1/rewards: the job
+		// answers it with its error and scores the rest.
 		job := mesh.Job{ID: nuid.Next(), Items: make([]reward.Item, len(raw))}
-		p := problems{}
 		for i, item := range raw {
 			if err := json.Unmarshal(item, &job.Items[i]); err != nil {
-				p[fmt.Sprintf("items[%d]", i)] = err.Error()
+				job.Items[i] = reward.Item{ID: itemID(item)}
+				if job.Rejected == nil {
+					job.Rejected = map[int]*reward.Error{}
+				}
+				job.Rejected[i] = reward.Errorf(reward.Invalid, "decode item: %v", err)
 			}
-		}
-		if err := p.err(); err != nil {
-			s.fail(w, r, err)
-			return
 		}
 		if err := s.jobs.Submit(r.Context(), job); err != nil {
 			s.fail(w, r, err)
@@ -288,12 +290,52 @@ func (s *Server) handleOpenRLHF() http.Handler {
 			item.Response = response
 			items[i], _ = json.Marshal(item)
 		}
+		// The protocol has no place for an item's error, and a 0 in its place would
+		// teach the policy something false. An item the mesh could not score now
+		// fails the request with a retryable 5xx, which OpenRLHF's client retries;
+		// an item that is wrong itself (a bad label) scores 0, flagged per sample in
+		// extra_logs.reward_error (numeric, as OpenRLHF logs extra_logs) and logged.
+		var (
+			mu      sync.Mutex
+			retry   *reward.Error
+			retries int
+			bad     []string
+		)
 		rewards := make([]float64, len(items))
-		if err := s.score(r.Context(), items, func(i int, res reward.Result) { rewards[i] = res.Reward }); err != nil {
+		failed := make([]float64, len(items))
+		err := s.score(r.Context(), items, func(i int, res reward.Result) {
+			rewards[i] = res.Reward
+			if res.Error == nil {
+				return
+			}
+			failed[i], rewards[i] = 1, 0
+			mu.Lock()
+			defer mu.Unlock()
+			if res.Error.Retryable {
+				retries++
+				if retry == nil {
+					retry = res.Error
+				}
+			} else if len(bad) < 3 {
+				bad = append(bad, fmt.Sprintf("query %d: %s", i, res.Error.Message))
+			}
+		})
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"rewards": rewards, "scores": rewards, "extra_logs": map[string]any{}})
+		if retry != nil {
+			s.fail(w, r, &httpError{status: retry.Code.HTTPStatus(), body: reward.Error{
+				Code:      retry.Code,
+				Message:   fmt.Sprintf("%d of %d queries could not be scored now, retry the request: %s", retries, len(items), retry.Message),
+				Retryable: true,
+			}})
+			return
+		}
+		if len(bad) > 0 {
+			s.log.Warn("get_reward: items failed and score 0", "request_id", middleware.GetReqID(r.Context()), "first", strings.Join(bad, "; "))
+		}
+		encode(w, http.StatusOK, map[string]any{"rewards": rewards, "scores": rewards, "extra_logs": map[string]any{"reward_error": failed}})
 	})
 }
 

@@ -222,7 +222,7 @@ func (s *Service) MeshConfig() mesh.Config {
 // noModel is every reward model item's answer when none is configured: never
 // a made-up score.
 func noModel() *reward.Error {
-	return reward.Errorf(reward.Unavailable, "no reward model is configured on the rm service (set --rm-url or %s)", EnvURL)
+	return reward.Errorf(reward.Unavailable, "no reward model is configured on the rm service: set %s to a vLLM or OpenAI-compatible server", EnvURL)
 }
 
 func decodeBatch(payload []byte) ([]json.RawMessage, error) {

@@ -40,6 +40,9 @@ type Job struct {
 	ID    string          `json:"job_id"`
 	Items []reward.Item   `json:"items"`
 	Meta  json.RawMessage `json:"meta,omitempty"` // echoed in every result message
+	// Rejected are items that failed on their own before scoring (one that did not
+	// decode), by index: each is answered with its error, and its batch goes on.
+	Rejected map[int]*reward.Error `json:"rejected,omitempty"`
 }
 
 // ResultMsg is one item's result on ResultsSubject(job id).
@@ -56,6 +59,9 @@ type ResultMsg struct {
 type JobView struct {
 	reward.Job
 	Done int `json:"done"`
+	// Results holds one entry per item, in item order, as /v1/rewards answers; an
+	// item not scored yet is null.
+	Results []*reward.Result `json:"results"`
 }
 
 var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
@@ -194,10 +200,10 @@ func (j *Jobs) Get(ctx context.Context, id string) (JobView, error) {
 		return JobView{}, err
 	}
 	view.Done = len(msgs)
-	if len(msgs) > 0 {
-		view.Results = make([]reward.Result, len(msgs))
-		for i, m := range msgs {
-			view.Results[i] = m.Result
+	view.Results = make([]*reward.Result, view.Total)
+	for _, m := range msgs {
+		if m.Index >= 0 && m.Index < len(view.Results) {
+			view.Results[m.Index] = &m.Result
 		}
 	}
 	return view, nil
@@ -376,19 +382,10 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 	}
 	_ = j.putState(ctx, state)
 
-	var todo []reward.Item
-	var todoIndex []int
-	for i, item := range job.Items {
-		if !skip[i] {
-			todo = append(todo, item)
-			todoIndex = append(todoIndex, i)
-		}
-	}
 	var mu sync.Mutex
 	var publishErr error
 	var published int
-	score(ctx, todo, func(k int, r reward.Result) {
-		index := todoIndex[k]
+	publish := func(index int, r reward.Result) {
 		b, _ := json.Marshal(ResultMsg{JobID: job.ID, Index: index, Total: len(job.Items), Result: r, Meta: job.Meta})
 		out := nats.NewMsg(ResultsSubject(job.ID))
 		out.Data = b
@@ -401,9 +398,25 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 			published++
 		}
 		mu.Unlock()
-	})
-	if publishErr == nil && published < len(todo) {
-		publishErr = fmt.Errorf("%d of %d results published before the worker stopped", published, len(todo))
+	}
+	var todo []reward.Item
+	var todoIndex []int
+	want := 0
+	for i, item := range job.Items {
+		if skip[i] {
+			continue
+		}
+		want++
+		if e := job.Rejected[i]; e != nil {
+			publish(i, reward.Result{ID: item.ID, Domain: item.Domain, Error: e})
+			continue
+		}
+		todo = append(todo, item)
+		todoIndex = append(todoIndex, i)
+	}
+	score(ctx, todo, func(k int, r reward.Result) { publish(todoIndex[k], r) })
+	if publishErr == nil && published < want {
+		publishErr = fmt.Errorf("%d of %d results published before the worker stopped", published, want)
 	}
 	if publishErr != nil {
 		j.log.Warn("jobs: some results not published; job will be redelivered", "job", job.ID, "err", publishErr)

@@ -182,14 +182,14 @@ func TestJobRedeliveredAfterAWorkerDiesAnswersEachItemOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The first worker answers three items, then its process "dies".
+	// The first worker answers the last three items, then its process "dies".
 	firstCtx, killFirst := context.WithCancel(ctx)
 	answered := make(chan struct{})
 	firstDone := make(chan struct{})
 	go func() {
 		defer close(firstDone)
 		_ = jobs.Work(firstCtx, func(ctx context.Context, items []reward.Item, emit func(int, reward.Result)) {
-			for i := range 3 {
+			for i := 3; i < 6; i++ {
 				emit(i, reward.Result{Reward: float64(len(items[i].Response))})
 			}
 			close(answered)
@@ -199,6 +199,23 @@ func TestJobRedeliveredAfterAWorkerDiesAnswersEachItemOnce(t *testing.T) {
 	<-answered
 	killFirst()
 	<-firstDone
+
+	// Meanwhile the job reads back with each result in its item's place.
+	var partial mesh.JobView
+	for ctx.Err() == nil {
+		if partial, err = jobs.Get(ctx, "test.redeliver.1"); err == nil && partial.Done == 3 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(partial.Results) != 6 {
+		t.Fatalf("partial view has %d results, want 6 places: %+v", len(partial.Results), partial)
+	}
+	for i, r := range partial.Results {
+		if answered := i >= 3; (r != nil) != answered || (r != nil && r.Reward != float64(i)) {
+			t.Errorf("partial result %d = %+v, want it answered: %v", i, r, answered)
+		}
+	}
 
 	var secondSaw atomic.Int32
 	secondCtx, stopSecond := context.WithCancel(ctx)
@@ -336,4 +353,55 @@ func FuzzBatch(f *testing.F) {
 			t.Fatalf("%q: %d results for %d items (%v)", payload, len(resp.Results), len(req.Items), err)
 		}
 	})
+}
+
+// TestBatchEchoesIDs: a result carries its item's id whether or not the item function
+// put it there, and whatever the result is, without touching one that has an id.
+func TestBatchEchoesIDs(t *testing.T) {
+	handler := mesh.Batch(func(_ context.Context, raw json.RawMessage) any {
+		var in struct {
+			Mode string `json:"mode"`
+		}
+		if err := mesh.DecodeItem(raw, &in); err != nil {
+			return map[string]any{"error": err}
+		}
+		switch in.Mode {
+		case "own":
+			return map[string]any{"id": "own", "ok": true}
+		case "empty":
+			return struct{}{}
+		case "list":
+			return []int{1}
+		}
+		return map[string]any{"ok": true}
+	}, 2)
+	out, err := handler(t.Context(), []byte(`{"items":[
+		{"id":"a","mode":"plain"},
+		{"id":7,"mode":"own"},
+		{"id":{"k":[1,2]},"mode":"empty"},
+		{"id":"l","mode":"list"},
+		{"mode":"plain"},
+		{"id":"bad","mode":5},
+		{"id":null,"mode":"plain"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Results []json.RawMessage }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	want := []string{
+		`{"id":"a","ok":true}`,
+		`{"id":"own","ok":true}`,
+		`{"id":{"k":[1,2]}}`,
+		`[1]`,
+		`{"ok":true}`,
+		`{"id":"bad","error":`,
+		`{"ok":true}`,
+	}
+	for i, w := range want {
+		if i >= len(got.Results) || !strings.HasPrefix(string(got.Results[i]), w) {
+			t.Errorf("result %d = %s, want %s", i, got.Results[i], w)
+		}
+	}
 }

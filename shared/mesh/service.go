@@ -66,7 +66,7 @@ func Batch(fn ItemFunc, parallel int) Handler {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				results[i] = fn(ctx, item)
+				results[i] = withID(item, fn(ctx, item))
 			})
 		}
 		wg.Wait()
@@ -74,6 +74,33 @@ func Batch(fn ItemFunc, parallel int) Handler {
 			Results []any `json:"results"`
 		}{results})
 	}
+}
+
+// withID returns result as JSON, with the item's id in it when the item has one and
+// the result does not: every endpoint echoes ids, as the API promises, also for an
+// item that failed to decode, whichever service answers it.
+func withID(item json.RawMessage, result any) any {
+	out, err := json.Marshal(result)
+	if err != nil || len(out) < 2 || out[0] != '{' {
+		return result
+	}
+	var in, has struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(item, &in) != nil || len(in.ID) == 0 || string(in.ID) == "null" {
+		return json.RawMessage(out)
+	}
+	if json.Unmarshal(out, &has) == nil && len(has.ID) > 0 {
+		return json.RawMessage(out)
+	}
+	spliced := make([]byte, 0, len(out)+len(in.ID)+7)
+	spliced = append(spliced, `{"id":`...)
+	spliced = append(spliced, in.ID...)
+	if len(out) > 2 {
+		spliced = append(spliced, ',')
+	}
+	spliced = append(spliced, out[1:]...)
+	return json.RawMessage(spliced)
 }
 
 // DecodeItem decodes one batch item into v, with the error a client can act on.

@@ -156,17 +156,15 @@ const (
 	JobQueued  JobState = "queued"
 	JobRunning JobState = "running"
 	JobDone    JobState = "done"
-	JobFailed  JobState = "failed"
 )
 
 // Job is an asynchronous /v1/rewards batch: posted once, read back by id, and
-// its results also published for consumers that do not poll.
+// its results also published for consumers that do not poll. A job does not fail
+// as a whole: as in /v1/rewards, each item that fails carries its own error.
 type Job struct {
 	ID       string    `json:"job_id"`
 	State    JobState  `json:"state"`
 	Created  time.Time `json:"created"`
 	Finished time.Time `json:"finished,omitzero"`
 	Total    int       `json:"total"`
-	Results  []Result  `json:"results,omitempty"`
-	Error    *Error    `json:"error,omitempty"`
 }

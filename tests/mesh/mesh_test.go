@@ -73,6 +73,34 @@ func TestUpServesTheAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("every endpoint echoes ids, also of items that fail", func(t *testing.T) {
+		cases := []struct{ path, body string }{
+			{"/v1/code/run", `{"items":[{"id":"r1","language":"python","source":"print(input())","stdin":"hi"},{"id":"r2","language":7}]}`},
+			{"/v1/code/judge", `{"items":[{"id":"j1","language":"python","source":"print(1)","tests":[{"input":"","output":"1"}]},{"id":"j2","tests":"no"}]}`},
+			{"/v1/swe/similarity", `{"items":[{"id":"s1","a":"ab","b":"ac"},{"id":"s2","a":1,"b":"x"}]}`},
+			{"/v1/swe/reward", `{"items":[{"id":"w1","response":"x","original_files":{},"oracle_files":{}},{"id":"w2","response":5}]}`},
+			{"/v1/if/verify", `{"items":[{"id":"i1","prompt":"p","response":"r","instruction_id_list":[]},{"id":"i2","prompt":3}]}`},
+		}
+		for _, c := range cases {
+			status, out := postJSON(t, base+c.path, c.body)
+			if status != 200 {
+				t.Errorf("%s: status %d %v", c.path, status, out)
+				continue
+			}
+			rs, _ := out["results"].([]any)
+			prefix := c.body[strings.Index(c.body, `"id":"`)+6 : strings.Index(c.body, `"id":"`)+7]
+			for i, r := range rs {
+				m, _ := r.(map[string]any)
+				if want := fmt.Sprintf("%s%d", prefix, i+1); m["id"] != want {
+					t.Errorf("%s result %d: id %v, want %s: %v", c.path, i, m["id"], want, m)
+				}
+			}
+			if len(rs) != 2 {
+				t.Errorf("%s: %d results, want 2", c.path, len(rs))
+			}
+		}
+	})
+
 	t.Run("malformed JSON is a 400 with the error shape", func(t *testing.T) {
 		status, out := postJSON(t, base+"/v1/math/verify", `{"items": [ {"gold": `)
 		e, _ := out["error"].(map[string]any)

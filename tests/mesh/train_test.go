@@ -106,7 +106,9 @@ func TestTrainKilledAndResumedContinuesTheCurve(t *testing.T) {
 		t.Fatalf("killed after %d steps; the test wants a kill mid-run", len(before))
 	}
 
-	second := start(t, "train (resumed)", binary, append(args, "--resume")...)
+	// The resumed run is started as `serve trainer`, API.md's way to run the
+	// trainer as one of the mesh's processes: the same trainer, joined to the mesh.
+	second := start(t, "serve trainer (resumed)", binary, append(append([]string{"serve", "trainer"}, args[1:]...), "--resume")...)
 	select {
 	case <-second.done:
 	case <-time.After(4 * time.Minute):
