@@ -516,3 +516,65 @@ func TestJobWaitsForAServiceThatIsNotUpYet(t *testing.T) {
 		t.Fatalf("job: %v", view)
 	}
 }
+
+// TestJobRetriesARewardModelGroupWhole: rm rewards are normalized over the group's
+// members in one request, so when one member must be retried, the job re-sends the
+// whole group and publishes none of it from the partial request.
+func TestJobRetriesARewardModelGroupWhole(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	var calls atomic.Int64
+	// A reward model whose reward is the size of the item's group in the request,
+	// and whose first answer fails one item as retryable.
+	rm := mesh.Config{Name: "rm", Endpoints: []mesh.Endpoint{{Name: "rewards", Handler: func(_ context.Context, p []byte) ([]byte, error) {
+		first := calls.Add(1) == 1
+		var req struct{ Items []reward.Item }
+		if err := json.Unmarshal(p, &req); err != nil {
+			return nil, err
+		}
+		size := map[string]int{}
+		for _, it := range req.Items {
+			size[it.Group]++
+		}
+		results := make([]reward.Result, len(req.Items))
+		for i, it := range req.Items {
+			results[i] = reward.Result{ID: it.ID, Domain: it.Domain, Reward: float64(size[it.Group])}
+			if first && i == 2 {
+				results[i] = reward.Result{ID: it.ID, Domain: it.Domain, Error: &reward.Error{Code: reward.Unavailable, Message: "model restarting", Retryable: true}}
+			}
+		}
+		return json.Marshal(map[string]any{"results": results})
+	}}}}
+	svc, err := mesh.Serve(f.nc, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(time.Second) })
+
+	status, out := f.post(t, "/v1/jobs", `{"items":[
+		{"domain":"rm","response":"a","group":"g"},
+		{"domain":"rm","response":"b","group":"g"},
+		{"domain":"rm","response":"c","group":"g"},
+		{"domain":"rm","response":"d","group":"g"},
+		{"domain":"rm","response":"e","group":"h"}]}`)
+	if status != 202 {
+		t.Fatalf("status %d: %v", status, out)
+	}
+	var view map[string]any
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, view = f.get(t, "/v1/jobs/"+out["job_id"].(string)); view["state"] == "done" {
+			break
+		}
+	}
+	rs, _ := view["results"].([]any)
+	if view["state"] != "done" || len(rs) != 5 {
+		t.Fatalf("job view: %v", view)
+	}
+	for i, want := range []float64{4, 4, 4, 4, 1} {
+		if got := rs[i].(map[string]any)["reward"]; got != want {
+			t.Errorf("item %d reward %v, want %v (normalized over its whole group): %v", i, got, want, rs)
+		}
+	}
+	if calls.Load() < 2 {
+		t.Errorf("the model was called %d times, want a retry", calls.Load())
+	}
+}

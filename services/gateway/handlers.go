@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -155,7 +154,9 @@ func (s *Server) handleRewards() http.Handler {
 // JobScorer scores a job's items for the job worker, as /v1/rewards does, with
 // one difference: nobody waits on a job, so an item the mesh could not score now
 // (a service restarting, NATS reconnecting, every replica busy) is tried again
-// with backoff for up to JobRetryFor before its error is published.
+// with backoff for up to JobRetryFor before its error is published. A reward-model
+// group is retried whole: its rewards are normalized over the members scored
+// together, so none is published until the whole group has scored in one request.
 func (s *Server) JobScorer() mesh.Scorer {
 	return func(ctx context.Context, items []reward.Item, emit func(int, reward.Result)) {
 		raw := make([]json.RawMessage, len(items))
@@ -174,17 +175,32 @@ func (s *Server) JobScorer() mesh.Scorer {
 				batch[k] = raw[i]
 			}
 			var mu sync.Mutex
-			var again []int
-			patient := time.Now().Add(backoff).Before(giveUp)
+			got := make(map[int]reward.Result, len(pending))
 			_ = s.score(ctx, batch, func(k int, r reward.Result) {
-				if patient && r.Error != nil && (r.Error.Retryable || r.Error.Code == reward.Busy) {
-					mu.Lock()
-					again = append(again, pending[k])
-					mu.Unlock()
-					return
-				}
-				emit(pending[k], r)
+				mu.Lock()
+				got[pending[k]] = r
+				mu.Unlock()
 			})
+			retry := map[int]bool{}
+			retryGroup := map[string]bool{}
+			if time.Now().Add(backoff).Before(giveUp) {
+				for i, r := range got {
+					if r.Error != nil && (r.Error.Retryable || r.Error.Code == reward.Busy) {
+						retry[i] = true
+						if g := items[i].NormalizedGroup(); g != "" {
+							retryGroup[g] = true
+						}
+					}
+				}
+			}
+			var again []int
+			for _, i := range pending {
+				if retry[i] || retryGroup[items[i].NormalizedGroup()] {
+					again = append(again, i)
+				} else if r, ok := got[i]; ok {
+					emit(i, r)
+				}
+			}
 			if len(again) == 0 {
 				return
 			}
@@ -194,7 +210,6 @@ func (s *Server) JobScorer() mesh.Scorer {
 			case <-ctx.Done():
 				return // unanswered items leave the job unacked, for another worker
 			}
-			slices.Sort(again)
 			pending = again
 		}
 	}

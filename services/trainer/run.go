@@ -90,6 +90,12 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, stdout io.Writer) (err 
 	if err := t.start(); err != nil {
 		return err
 	}
+	if !cfg.Resume {
+		if err := runNameUnused(setup, js, t.ck.Run); err != nil {
+			t.learner.be.Close()
+			return err
+		}
+	}
 	defer t.learner.be.Close()
 	if t.metrics, err = openMetrics(cfg.Out, t.ck.Step); err != nil {
 		return err
@@ -208,6 +214,34 @@ func (t *trainer) loop(ctx context.Context) error {
 }
 
 func (t *trainer) consumerName() string { return "trainer_" + t.ck.Run }
+
+// runNameUnused refuses a fresh run whose name the mesh has seen: its job ids and
+// results consumer are named after the run, so a second run of the same name would
+// have its jobs dropped as duplicates of the first's and read the first run's
+// rewards as its own.
+func runNameUnused(ctx context.Context, js jetstream.JetStream, run string) error {
+	used := func(what string) error {
+		return fmt.Errorf("run %q already has %s on this mesh: choose another --run, or --resume from that run's checkpoint", run, what)
+	}
+	switch _, err := js.Consumer(ctx, ResultsStream, "trainer_"+run); {
+	case err == nil:
+		return used("a results consumer (trainer_" + run + ")")
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("check run name: %w", err)
+	}
+	stream, err := js.Stream(ctx, ResultsStream)
+	if err != nil {
+		return fmt.Errorf("check run name: %w", err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(ResultsPrefix+jobIDTrainerNS+"."+run+".>"))
+	if err != nil {
+		return fmt.Errorf("check run name: %w", err)
+	}
+	if n := len(info.State.Subjects); n > 0 {
+		return used(fmt.Sprintf("rewards of %d jobs", n))
+	}
+	return nil
+}
 
 // consume starts the durable results consumer and feeds its messages to a channel.
 func (t *trainer) consume(ctx context.Context) (<-chan jetstream.Msg, <-chan error, error) {

@@ -355,3 +355,30 @@ func TestRunExtendsFinishedRun(t *testing.T) {
 			m.Duplicates, m.StaleDropped, (cfg.Steps/2)*perStep)
 	}
 }
+
+// TestRunRefusesANameTheMeshHasSeen: a fresh run under the name of an earlier one
+// (another --out) would have its jobs dropped as duplicates and read the earlier
+// run's rewards as its own; it is refused, and the earlier run still resumes.
+func TestRunRefusesANameTheMeshHasSeen(t *testing.T) {
+	ctx := t.Context()
+	nc := startNATS(t)
+	(&testWorker{}).start(t, ctx, nc)
+	cfg := smallConfig(t, "twice")
+	cfg.Steps = 3
+	if err := Run(ctx, cfg, nc, io.Discard); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	again := cfg
+	again.Out = t.TempDir()
+	err := Run(ctx, again, nc, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already has") || !strings.Contains(err.Error(), "--run") {
+		t.Fatalf("second fresh run of the same name: err = %v, want it refused", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(again.Out, checkpointFile)); statErr == nil {
+		t.Error("the refused run wrote a checkpoint")
+	}
+	cfg.Steps, cfg.Resume = 5, true
+	if err := Run(ctx, cfg, nc, io.Discard); err != nil {
+		t.Errorf("the first run no longer resumes: %v", err)
+	}
+}

@@ -107,6 +107,10 @@ type Jobs struct {
 	// before JetStream gives it to another (default 30s; a running job sends one
 	// every AckWait/3).
 	AckWait time.Duration
+	// MaxDeliver bounds how often a job is tried (default 10). The last try
+	// publishes an error for every item still unanswered, so a job always ends
+	// with one result per item.
+	MaxDeliver int
 
 	js       jetstream.JetStream
 	kv       jetstream.KeyValue
@@ -262,6 +266,13 @@ func (j *Jobs) Results(ctx context.Context, id string) ([]ResultMsg, error) {
 	return out, nil
 }
 
+func (j *Jobs) maxDeliver() int {
+	if j.MaxDeliver > 0 {
+		return j.MaxDeliver
+	}
+	return 10
+}
+
 func (j *Jobs) ackWait() time.Duration {
 	if j.AckWait > 0 {
 		return j.AckWait
@@ -276,44 +287,58 @@ type Scorer func(ctx context.Context, items []reward.Item, emit func(index int, 
 // Work takes jobs from the stream until ctx ends, at most concurrency at once.
 // Every replica that calls Work shares the same durable consumer. A job is acked
 // only when all its results are published; a job redelivered after a crash skips
-// the items whose results are already in the stream.
+// the items whose results are already in the stream. A consumer that goes away
+// (deleted, its stream recreated) is made again, and the work goes on.
 func (j *Jobs) Work(ctx context.Context, score Scorer, concurrency int) error {
 	if concurrency <= 0 {
 		concurrency = 16
 	}
-	cons, err := j.js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
-		Durable:       jobsConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       j.ackWait(),
-		MaxDeliver:    10,
-		MaxAckPending: 1024,
-	})
-	if err != nil {
-		return fmt.Errorf("jobs consumer: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(concurrency))
-	if err != nil {
-		return fmt.Errorf("jobs consume: %w", err)
-	}
-	go func() { <-ctx.Done(); it.Stop() }()
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			j.log.Warn("jobs: next message", "err", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		cons, err := j.js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
+			Durable:       jobsConsumer,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       j.ackWait(),
+			MaxDeliver:    j.maxDeliver(),
+			MaxAckPending: 1024,
+		})
+		if err == nil {
+			backoff = 100 * time.Millisecond
+			err = j.take(ctx, cons, sem, &wg, score)
 		}
+		if ctx.Err() != nil {
+			break
+		}
+		j.log.Warn("jobs: consumer lost; making it again", "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+			backoff = min(2*backoff, 5*time.Second)
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// take starts jobs from cons as slots free up, until ctx ends or the consumer fails.
+// A slot is taken before a message: a job taken from the stream starts at once, so
+// it never waits in this process past its AckWait and gets worked twice.
+func (j *Jobs) take(ctx context.Context, cons jetstream.Consumer, sem chan struct{}, wg *sync.WaitGroup, score Scorer) error {
+	for {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			_ = msg.Nak()
 			return nil
+		}
+		msg, err := nextJob(ctx, cons)
+		if msg == nil {
+			<-sem
+			if err != nil {
+				return err
+			}
+			continue // no job within the wait, or ctx ended
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -322,9 +347,31 @@ func (j *Jobs) Work(ctx context.Context, score Scorer, concurrency int) error {
 	}
 }
 
+// nextJob waits up to a few seconds for one job. It returns nil and no error when
+// none came or ctx ended, and an error when the consumer cannot be read.
+func nextJob(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("fetch a job: %w", err)
+	}
+	select {
+	case msg, ok := <-batch.Messages():
+		if ok {
+			return msg, nil
+		}
+	case <-ctx.Done():
+		return nil, nil // a job delivered now is redelivered after its AckWait
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return nil, fmt.Errorf("fetch a job: %w", err)
+	}
+	return nil, nil
+}
+
 func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 	// Tell JetStream the job is alive while it runs, so a long job is not
 	// redelivered to another worker; a dead worker stops these and the job moves.
+	_ = msg.InProgress()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -339,6 +386,26 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 			}
 		}
 	}()
+	last := false
+	if meta, err := msg.Metadata(); err == nil {
+		last = meta.NumDelivered >= uint64(j.maxDeliver())
+	}
+	// retryLater hands the job back for another try, or, on the last one, ends it.
+	retryLater := func(job *Job, why string) {
+		if ctx.Err() != nil {
+			return // a worker that is stopping leaves the job to be redelivered after AckWait
+		}
+		if !last {
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		if job != nil && j.finishWithErrors(ctx, *job, why) == nil {
+			_ = msg.Ack()
+			return
+		}
+		j.log.Error("jobs: job dropped after its last try", "tries", j.maxDeliver(), "why", why)
+		_ = msg.Term()
+	}
 
 	body := msg.Data()
 	object := ""
@@ -352,7 +419,7 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 		}
 		if err != nil {
 			j.log.Error("jobs: fetch job body", "object", object, "err", err)
-			_ = msg.NakWithDelay(time.Second)
+			retryLater(nil, "fetch the job's body: "+err.Error())
 			return
 		}
 	}
@@ -368,7 +435,7 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 	if meta, err := msg.Metadata(); err == nil && meta.NumDelivered > 1 {
 		done, err := j.Results(ctx, job.ID)
 		if err != nil {
-			_ = msg.NakWithDelay(time.Second)
+			retryLater(&job, "read back the job's results: "+err.Error())
 			return
 		}
 		for _, d := range done {
@@ -382,15 +449,19 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 	}
 	_ = j.putState(ctx, state)
 
+	// A reward-model group is normalized over the members scored together, so an
+	// unanswered member is scored with its whole group; only its result is published.
+	unanswered := map[string]bool{}
+	for i, item := range job.Items {
+		if g := item.NormalizedGroup(); g != "" && !skip[i] {
+			unanswered[g] = true
+		}
+	}
 	var mu sync.Mutex
 	var publishErr error
 	var published int
 	publish := func(index int, r reward.Result) {
-		b, _ := json.Marshal(ResultMsg{JobID: job.ID, Index: index, Total: len(job.Items), Result: r, Meta: job.Meta})
-		out := nats.NewMsg(ResultsSubject(job.ID))
-		out.Data = b
-		out.Header.Set(jetstream.MsgIDHeader, job.ID+"/"+strconv.Itoa(index))
-		_, err := j.js.PublishMsg(ctx, out)
+		err := j.publishResult(ctx, job, index, r)
 		mu.Lock()
 		if err != nil {
 			publishErr = errors.Join(publishErr, err)
@@ -404,6 +475,10 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 	want := 0
 	for i, item := range job.Items {
 		if skip[i] {
+			if unanswered[item.NormalizedGroup()] {
+				todo = append(todo, item)
+				todoIndex = append(todoIndex, i)
+			}
 			continue
 		}
 		want++
@@ -414,15 +489,19 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 		todo = append(todo, item)
 		todoIndex = append(todoIndex, i)
 	}
-	score(ctx, todo, func(k int, r reward.Result) { publish(todoIndex[k], r) })
+	if want > 0 {
+		score(ctx, todo, func(k int, r reward.Result) {
+			if i := todoIndex[k]; !skip[i] {
+				publish(i, r)
+			}
+		})
+	}
 	if publishErr == nil && published < want {
 		publishErr = fmt.Errorf("%d of %d results published before the worker stopped", published, want)
 	}
 	if publishErr != nil {
-		j.log.Warn("jobs: some results not published; job will be redelivered", "job", job.ID, "err", publishErr)
-		if ctx.Err() == nil {
-			_ = msg.NakWithDelay(time.Second)
-		} // a worker that is stopping leaves the job to be redelivered after AckWait
+		j.log.Warn("jobs: some results not published; job will be tried again", "job", job.ID, "err", publishErr, "last_try", last)
+		retryLater(&job, publishErr.Error())
 		return
 	}
 	state.State = reward.JobDone
@@ -436,4 +515,59 @@ func (j *Jobs) run(ctx context.Context, msg jetstream.Msg, score Scorer) {
 			_ = store.Delete(context.WithoutCancel(ctx), object)
 		}
 	}
+}
+
+// publishResult publishes one item's result, de-duplicated on job and index. A
+// result too large for a message (an enormous id or details) is replaced by an
+// error that says so, without them: the item is answered either way.
+func (j *Jobs) publishResult(ctx context.Context, job Job, index int, r reward.Result) error {
+	b, _ := json.Marshal(ResultMsg{JobID: job.ID, Index: index, Total: len(job.Items), Result: r, Meta: job.Meta})
+	if limit := j.maxPayload(); limit > 0 && int64(len(b)) > limit-4096 {
+		small := reward.Result{Domain: r.Domain, Error: reward.Errorf(reward.TooLarge,
+			"the result of %d bytes (its id and details) is over the server's message limit of %d bytes", len(b), limit)}
+		b, _ = json.Marshal(ResultMsg{JobID: job.ID, Index: index, Total: len(job.Items), Result: small})
+	}
+	out := nats.NewMsg(ResultsSubject(job.ID))
+	out.Data = b
+	out.Header.Set(jetstream.MsgIDHeader, job.ID+"/"+strconv.Itoa(index))
+	_, err := j.js.PublishMsg(ctx, out)
+	return err
+}
+
+func (j *Jobs) maxPayload() int64 {
+	if nc := j.js.Conn(); nc != nil {
+		return nc.MaxPayload()
+	}
+	return 0
+}
+
+// finishWithErrors ends a job on its last try: every item without a result gets an
+// error result saying why, and the job is done.
+func (j *Jobs) finishWithErrors(ctx context.Context, job Job, why string) error {
+	done, err := j.Results(ctx, job.ID)
+	if err != nil {
+		return err
+	}
+	answered := map[int]bool{}
+	for _, d := range done {
+		answered[d.Index] = true
+	}
+	var errs []error
+	for i, item := range job.Items {
+		if answered[i] {
+			continue
+		}
+		r := reward.Result{ID: item.ID, Domain: item.Domain, Error: reward.Errorf(reward.Internal,
+			"no result after %d tries of the job: %s", j.maxDeliver(), why)}
+		errs = append(errs, j.publishResult(ctx, job, i, r))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	state := reward.Job{ID: job.ID, Created: time.Now().UTC(), Total: len(job.Items)}
+	if entry, err := j.kv.Get(ctx, job.ID); err == nil {
+		_ = json.Unmarshal(entry.Value(), &state)
+	}
+	state.State, state.Finished = reward.JobDone, time.Now().UTC()
+	return j.putState(ctx, state)
 }

@@ -51,6 +51,17 @@ type Item struct {
 	Group     string          `json:"group,omitempty"`
 }
 
+// NormalizedGroup is the group an item's reward is normalized within: its Group
+// when the domain is scored by a reward model (rm), whose scores are normalized over
+// the group's members in one request; "" otherwise. Such a group must always be
+// scored whole, also when some of its items are retried.
+func (it Item) NormalizedGroup() string {
+	if it.Domain == RM && it.Group != "" {
+		return it.Group
+	}
+	return ""
+}
+
 // Result answers one Item. A failure of the item alone is carried in Error and
 // never fails the batch.
 type Result struct {
