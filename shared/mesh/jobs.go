@@ -312,7 +312,7 @@ func (j *Jobs) Work(ctx context.Context, score Scorer, concurrency int) error {
 		if ctx.Err() != nil {
 			break
 		}
-		j.log.Warn("jobs: consumer lost; making it again", "err", err, "in", backoff)
+		j.log.Warn("jobs: cannot read the jobs consumer; making it again", "err", err, "in", backoff)
 		select {
 		case <-time.After(backoff):
 			backoff = min(2*backoff, 5*time.Second)
