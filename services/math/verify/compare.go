@@ -44,6 +44,10 @@ func (c *comparer) equal(g, p *node) bool {
 	if m := reduceMatrix(p); m != nil {
 		p = m
 	}
+	// Values given by name are compared by name: "x = 1, y = 5" is not "y = 1, x = 5".
+	if gn, pn := namedValues(g), namedValues(p); gn != nil && pn != nil {
+		return c.namedEqual(gn, pn)
+	}
 	gRel, pRel := g.k == kRel, p.k == kRel
 	switch {
 	case gRel && pRel:
@@ -91,6 +95,59 @@ func isAssignment(rel *node) bool {
 }
 
 func lastRHS(rel *node) *node { return rel.args[len(rel.args)-1] }
+
+// namedValues reads an answer that names its values, "x = 1, y = 5" or
+// "(x, y) = (1, 5)", as each value under its name (a name may repeat: "x = 1, x = 5"
+// lists two solutions), or returns nil.
+func namedValues(n *node) map[string][]*node {
+	m := map[string][]*node{}
+	switch {
+	case n.k == kSet && len(n.args) >= 2:
+		for _, a := range n.args {
+			if a.k != kRel || !isAssignment(a) {
+				return nil
+			}
+			name := a.args[0].String()
+			m[name] = append(m[name], lastRHS(a))
+		}
+	case n.k == kRel && isAssignment(n) && n.args[0].k == kTuple:
+		names, vals := n.args[0], lastRHS(n)
+		if vals.k != kTuple || len(vals.args) != len(names.args) || len(names.args) < 2 {
+			return nil
+		}
+		for i, v := range names.args {
+			if v.k != kSym {
+				return nil
+			}
+			m[v.String()] = append(m[v.String()], vals.args[i])
+		}
+	default:
+		return nil
+	}
+	return m
+}
+
+// namedEqual: the same names, each with the same values (in any order where a name
+// repeats).
+func (c *comparer) namedEqual(g, p map[string][]*node) bool {
+	if len(g) != len(p) {
+		return false
+	}
+	for name, gv := range g {
+		pv, ok := p[name]
+		if !ok || len(pv) != len(gv) {
+			return false
+		}
+		if len(gv) == 1 {
+			if !c.equal(gv[0], pv[0]) {
+				return false
+			}
+		} else if !c.unordered(gv, pv) {
+			return false
+		}
+	}
+	return true
+}
 
 func (c *comparer) relEqual(g, p *node) bool {
 	if isAssignment(g) && isAssignment(p) {
@@ -187,7 +244,8 @@ func (c *comparer) proportional(d1, d2 *node, positive bool) bool {
 		e := pointEnv(names, i)
 		v1, s1, err1 := evalC(d1, e, c.b)
 		v2, s2, err2 := evalC(d2, e, c.b)
-		if err1 != nil || err2 != nil || !finite(v1, s1) || !finite(v2, s2) || negativePoint(i) && (!isReal(v1, s1) || !isReal(v2, s2)) {
+		if err1 != nil || err2 != nil || !finite(v1, s1) || !finite(v2, s2) || negativePoint(i) && (!isReal(v1, s1) || !isReal(v2, s2)) ||
+			cancelled(v1, s1) || cancelled(v2, s2) {
 			continue
 		}
 		z1, z2 := cmplx.Abs(v1) <= 1e-9*s1, cmplx.Abs(v2) <= 1e-9*s2
@@ -594,8 +652,9 @@ func (c *comparer) scalarEqual(g, p *node) bool {
 				if roundEqualRat(rg, rp, c.prec) {
 					return true
 				}
-				// A gold given to 2+ places governs: 0.29 accepts 0.290243.
-				if gPlaces >= 2 && gPlaces < c.prec && roundEqualRat(rg, rp, gPlaces) && roundedTo(rg, gPlaces) {
+				// A gold given to 2+ places governs: 0.29 accepts 0.290243. Not
+				// one of a single significant digit: 0.01 would take 0.005.
+				if gPlaces >= 2 && gPlaces < c.prec && roundedTo(rg, gPlaces) && sigDigits(rg, gPlaces) >= 2 && roundEqualRat(rg, rp, gPlaces) {
 					return true
 				}
 				// A decimal to 4+ places is read as rounded: 2.6667 for 8/3.
@@ -604,14 +663,16 @@ func (c *comparer) scalarEqual(g, p *node) bool {
 		}
 		vg, sg, err1 := evalC(g, nil, c.b)
 		vp, sp, err2 := evalC(p, nil, c.b)
-		if err1 != nil || err2 != nil || !finite(vg, sg) || !finite(vp, sp) {
-			// Past float64's range (e^{1000}) or not a number: as written.
+		if err1 != nil || err2 != nil || !finite(vg, sg) || !finite(vp, sp) || cancelled(vg, sg) || cancelled(vp, sp) {
+			// Past float64's range (e^{1000}), not a number, or lost to
+			// cancellation (e^{100} - e^{100}): as written.
 			return g.String() == p.String()
 		}
 		if c.close(vg, vp, sg, sp, inexact) {
 			return true
 		}
-		if gPlaces >= 2 && gPlaces < c.prec && imag(vp) == 0 && roundEqualFloat(real(vg), real(vp), gPlaces) {
+		if gPlaces >= 2 && gPlaces < c.prec && imag(vp) == 0 && roundEqualFloat(real(vg), real(vp), gPlaces) &&
+			math.Abs(real(vg))*math.Pow(10, float64(gPlaces)) >= 9.5 { // two significant digits, as above
 			return true
 		}
 		return pPlaces >= 4 && !g.hasInexact() && imag(vg) == 0 && roundEqualFloat(real(vg), real(vp), min(pPlaces, c.prec))
@@ -627,7 +688,7 @@ func (c *comparer) scalarEqual(g, p *node) bool {
 			}
 			continue
 		}
-		if negativePoint(i) && (!isReal(vg, sg) || !isReal(vp, sp)) {
+		if negativePoint(i) && (!isReal(vg, sg) || !isReal(vp, sp)) || cancelled(vg, sg) || cancelled(vp, sp) {
 			continue
 		}
 		if !c.closeRel(vg, vp, sg, sp, inexact) {
@@ -651,6 +712,18 @@ func literalPlaces(n *node) int {
 		return n.places
 	}
 	return -1
+}
+
+// sigDigits counts the significant digits of r written to places decimal places
+// (0.01 has one, 0.29 two, 2.50 three).
+func sigDigits(r *big.Rat, places int) int {
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(places)), nil))
+	n := roundRat(new(big.Rat).Mul(r, scale))
+	n.Abs(n)
+	if n.Sign() == 0 {
+		return 0
+	}
+	return len(n.String())
 }
 
 // roundedTo reports whether r has at most places decimal places.
@@ -706,14 +779,22 @@ func pointEnv(names []string, i int) env {
 	return e
 }
 
+// cancelled reports a value computed from terms so much larger than itself that
+// float64 no longer sees it: in e^{100} - e^{100} + 5 the 5 is lost, and the error
+// bound, drawn from the largest term, would call it equal to anything. Such a value
+// is not compared as a number.
+func cancelled(v complex128, scale float64) bool {
+	return scale > 1e6*math.Max(1, cmplx.Abs(v))
+}
+
 // close compares two constants: to Options.Precision decimal places when
-// either was written as a decimal, else to a relative 1e-9 of the largest
+// either was written as a decimal, else to a relative 1e-11 of the largest
 // intermediate.
 func (c *comparer) close(a, b complex128, sa, sb float64, inexact bool) bool {
 	if inexact {
 		return roundEqualFloat(real(a), real(b), c.prec) && roundEqualFloat(imag(a), imag(b), c.prec)
 	}
-	return cmplx.Abs(a-b) <= 1e-9*math.Max(sa, sb)
+	return cmplx.Abs(a-b) <= 1e-11*math.Max(sa, sb)
 }
 
 func (c *comparer) closeRel(a, b complex128, sa, sb float64, inexact bool) bool {

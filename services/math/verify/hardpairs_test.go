@@ -12,6 +12,26 @@ func TestVerifyHardPairs(t *testing.T) {
 		g, p string
 		want bool
 	}{
+		// Reward hacks found by an audit: each was scored correct once.
+		{`5`, `e^{100}-e^{100}`, false}, // cancellation made the tolerance 10^34
+		{`x+1`, `e^{100}-e^{100}`, false},
+		{`\frac{3}{7}`, `\pi^{40}-\pi^{40}`, false},
+		{`x^2+1`, `(e^{50}-e^{50})x`, false},
+		{`5`, `10^{12}\sqrt{2}-10^{12}\sqrt{2}+7`, false},
+		{`5`, `\sqrt{10^{40}+1}-10^{20}`, false},
+		{`\pi^{20}`, `\pi^{20}+1`, false},
+		{`x=1, y=5`, `y=1, x=5`, false}, // names were dropped and values compared in order
+		{`a=2, b=3`, `b=2, a=3`, false},
+		{`x=1, y=5`, `x=1, x=5`, false},
+		{`(x, y) = (1, 5)`, `y = 1, x = 5`, false},
+		{`x=1, y=5`, `y=5, x=1`, true},
+		{`x=1, x=5`, `x=5, x=1`, true},
+		{`(x, y) = (1, 5)`, `x = 1, y = 5`, true},
+		{`0.01`, `0.005`, false}, // a one-digit gold took anything that rounds to it
+		{`0.05`, `0.045`, false},
+		{`0.01`, `\frac{1}{199}`, false},
+		{`0.29`, `0.290243`, true},
+		{`1`, `1000001-1000000`, true},
 		{`\frac{\sqrt{3}}{2}`, `\frac{1}{2}\sqrt{3}`, true},
 		{`2\sqrt{2}`, `\sqrt{8}`, true},
 		{`\dfrac{3}{4}`, `0.75`, true},
