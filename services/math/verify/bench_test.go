@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
@@ -42,5 +43,25 @@ func BenchmarkVerifySimple(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Verify(ctx, `\frac{1}{2}`, `The answer is $\boxed{0.5}$.`, Options{Strict: true})
+	}
+}
+
+// longPlainResponse is 64 KiB of numbers and spaces ending in the answer: the
+// plain-text number scan once read it again from every number (quadratic, 7.7 s).
+func longPlainResponse() string { return strings.Repeat("1 ", 32000) + "5" }
+
+func TestLongPlainResponseFindsTheLastNumber(t *testing.T) {
+	r := Verify(context.Background(), "5", longPlainResponse(), Options{Strict: true})
+	if !r.Correct || r.PredAnswer != "5" {
+		t.Errorf("64 KiB plain response: %+v", r)
+	}
+}
+
+// BenchmarkVerifyLongPlainResponse against BenchmarkVerifySimple shows the scan is
+// linear in the response.
+func BenchmarkVerifyLongPlainResponse(b *testing.B) {
+	ctx, pred := context.Background(), longPlainResponse()
+	for b.Loop() {
+		Verify(ctx, "5", pred, Options{Strict: true})
 	}
 }

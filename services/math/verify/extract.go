@@ -757,7 +757,12 @@ const exprChars = "0123456789. +-*×/^()÷"
 
 // exprAt reads an arithmetic expression with at least one operator at p:
 // "2/3", "(1/2) * (4/3)".
-func exprAt(s string, p int) (string, int, bool) {
+//
+// scanned is where the scan for expression characters stopped. When the expression
+// fails for want of an operator, every start inside [p, scanned) fails the same way
+// (its text is a suffix of this one), which lets a caller skip them: a long run of
+// numbers and spaces is then scanned once, not once per number.
+func exprAt(s string, p int) (e string, end int, ok bool, scanned int, noOp bool) {
 	q := p
 	for q < len(s) {
 		if s[q] < 0x80 {
@@ -773,12 +778,13 @@ func exprAt(s string, p int) (string, int, bool) {
 		}
 		break
 	}
-	e := strings.TrimRight(s[p:q], " .+-*/^(×÷")
+	scanned = q
+	e = strings.TrimRight(s[p:q], " .+-*/^(×÷")
 	for strings.Count(e, ")") > strings.Count(e, "(") && strings.HasSuffix(e, ")") {
 		e = e[:len(e)-1]
 	}
 	if e == "" || !isDigit(e[len(e)-1]) && !strings.HasSuffix(e, ")") {
-		return "", 0, false
+		return "", 0, false, scanned, false
 	}
 	hasOp := false
 	for i := 1; i < len(e); i++ {
@@ -786,20 +792,32 @@ func exprAt(s string, p int) (string, int, bool) {
 			hasOp = true
 		}
 	}
-	if !hasOp || !strings.ContainsAny(e, "0123456789") {
-		return "", 0, false
+	if !hasOp {
+		return "", 0, false, scanned, true
 	}
-	return e, p + len(e), true
+	if !strings.ContainsAny(e, "0123456789") {
+		return "", 0, false, scanned, false
+	}
+	return e, p + len(e), true, scanned, false
 }
 
 func exprCandidates(s string, anywhere bool, b *budget) []candidate {
 	var out []candidate
+	noExprFrom, noExprBefore := 0, 0 // starts in [from, before) have no expression: see exprAt
 	add := func(p, prio, start int) (candidate, bool) {
 		q, ok := numberStart(s, p)
 		if !ok {
 			return candidate{}, false
 		}
-		if e, end, ok := exprAt(s, q); ok {
+		e, end, ok := "", 0, false
+		if q < noExprFrom || q >= noExprBefore {
+			var scanned int
+			var noOp bool
+			if e, end, ok, scanned, noOp = exprAt(s, q); noOp {
+				noExprFrom, noExprBefore = q, scanned
+			}
+		}
+		if ok {
 			if r, inexact, nend, pct, ok := numberAt(s, q); ok && nend >= end {
 				return candidate{prio: prio, start: start, end: nend, parts: []string{s[q:nend]}, number: r, numInexact: inexact, percent: []bool{pct}}, true
 			}
