@@ -170,6 +170,50 @@ except OSError:
 		stillJudges(t, ctx, s)
 	})
 
+	t.Run("a program that leaves its process group is stopped at the wall limit", func(t *testing.T) {
+		// It moves itself into its child's group, so killing its own group misses it.
+		src := "import os, time\nr, w = os.pipe()\npid = os.fork()\nif pid == 0:\n    os.setpgid(0, 0)\n    os.write(w, b'x')\n    time.sleep(0.5)\n    os._exit(0)\nos.read(r, 1)\nos.setpgid(0, pid)\ntime.sleep(30)\nprint(1)\n"
+		start := time.Now()
+		res := judge(t, "python", src, 1000, 0)
+		if elapsed := time.Since(start); res.Verdict != reward.TimeLimitExceeded || elapsed > 15*time.Second {
+			t.Fatalf("verdict %s after %v, want TLE soon after the 1.5 s wall limit", res.Verdict, elapsed)
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("CPU of children nobody waits for is charged", func(t *testing.T) {
+		// Three workers burn 0.6 s of CPU each, report through a pipe and exit
+		// unwaited: 1.8 s of CPU against a 1 s limit, which wait4 alone never sees.
+		src := "import os, time\nr, w = os.pipe()\nfor _ in range(3):\n    if os.fork() == 0:\n        t = time.process_time()\n        while time.process_time() - t < 0.6:\n            pass\n        os.write(w, b'x')\n        os._exit(0)\nfor _ in range(3):\n    os.read(r, 1)\nprint(1)\n"
+		if res := judge(t, "python", src, 1000, 0); res.Verdict != reward.TimeLimitExceeded {
+			t.Fatalf("verdict %s, want TLE (%+v)", res.Verdict, res)
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("a large input does not make later programs MLE", func(t *testing.T) {
+		// The agent holds a 40 MB input in memory; a program started later shares
+		// the agent's memory until execve, whose peak once became its ru_maxrss.
+		big := strings.Repeat("1234567 ", 5<<20)
+		for range 2 { // each of the pool's two C++ containers
+			res, err := s.Run(ctx, sandbox.RunItem{Language: "cpp", Source: "#include <cstdio>\nint main(){ char b[1<<16]; long n = 0, k; while ((k = fread(b, 1, sizeof b, stdin)) > 0) n += k; printf(\"%ld\\n\", n); }\n", Stdin: big, TimeLimitMS: 10000})
+			if err != nil || res.Status != "ok" {
+				t.Fatalf("large input: %v %+v", err, res.Status)
+			}
+		}
+		addCpp := "#include <cstdio>\nint main(){ long a, b; scanf(\"%ld %ld\", &a, &b); printf(\"%ld\\n\", a + b); }\n"
+		for range 4 {
+			res, err := s.Judge(ctx, sandbox.JudgeItem{Language: "cpp", Source: addCpp, MemoryLimitMB: 32,
+				Tests: []reward.TestCase{{Input: "2 3\n", Output: "5\n"}}})
+			if err != nil || res.Verdict != reward.Accepted {
+				t.Fatalf("honest program after a large input: %v %+v", err, res)
+			}
+			if kb := res.Tests[0].MemoryKB; kb > 24<<10 {
+				t.Errorf("honest program reports %d KiB", kb)
+			}
+		}
+	})
+
 	t.Run("output flood is OLE and truncated", func(t *testing.T) {
 		res := run(t, "python", "while True:\n    print('x' * 1000)\n", 5000, 0)
 		if res.Status != "ole" {

@@ -274,13 +274,17 @@ func (p *Pool) Release(c *Container) {
 		c.uses++
 		if c.Alive() && c.uses < p.cfg.MaxUses {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := c.Do(ctx, runner.Request{Op: runner.OpReset})
+			resp, err := c.Do(ctx, runner.Request{Op: runner.OpReset})
 			cancel()
-			if err == nil {
+			switch {
+			case err == nil && !resp.Retire:
 				p.put(c)
 				return
+			case err == nil:
+				p.log.Info("replacing a container whose agent used much memory (it would skew programs' memory readings)", "container", short(c.ID))
+			default:
+				p.log.Warn("reset failed; replacing the container", "container", short(c.ID), "err", err)
 			}
-			p.log.Warn("reset failed; replacing the container", "container", short(c.ID), "err", err)
 		}
 		p.remove(c)
 		p.kick()

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +108,9 @@ func (a *Agent) handle(req Request) Response {
 		resp.Data, err = a.read(req.Path)
 	case OpReset:
 		err = a.reset()
+		// A high peak of the agent's own memory would read as later programs'
+		// (see freeMemory): past retirePeakKB the container is better replaced.
+		resp.Retire = selfPeakKB() > retirePeakKB
 	default:
 		err = fmt.Errorf("unknown op %q", req.Op)
 	}
@@ -332,7 +336,15 @@ func (a *Agent) run(req Request) Response {
 		return fail(err)
 	}
 	oomBefore := oomKills()
+	existing := processSet()
+	// A program is in running from the moment it exists, so that another run's
+	// chargeLeftovers never takes it for a leftover.
+	spawnMu.Lock()
 	pid, early, err := startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+	if err == nil {
+		running.add(pid)
+	}
+	spawnMu.Unlock()
 	start := time.Now()
 	stdinR.Close()
 	stdoutW.Close()
@@ -344,7 +356,14 @@ func (a *Agent) run(req Request) Response {
 	if err != nil {
 		return fail(fmt.Errorf("start %s: %w", req.Argv[0], err))
 	}
-	killGroup := func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }
+	defer running.remove(pid)
+	// The program itself is killed too: it may have moved out of its group
+	// (setpgid into a child's), and a kill of the group alone would then leave
+	// it running past its wall limit.
+	killGroup := func() {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 
 	go func() {
 		// The program may never read its input; the write then ends when the pipe
@@ -431,8 +450,16 @@ func (a *Agent) run(req Request) Response {
 
 	resp.Stdout, resp.Stderr = stdout.Bytes(), stderr.Bytes()
 	resp.CPUMicros = ru.Utime.Usec + ru.Utime.Sec*1e6 + ru.Stime.Usec + ru.Stime.Sec*1e6
+	// wait4 counts only the children the program waited for. Those it left behind
+	// (orphans the agent, as init, inherits: zombies or still running) are charged
+	// to it too, and killed: otherwise forked workers that nobody waits for would
+	// do the work off the clock, and TLE would become AC.
+	resp.CPUMicros += chargeLeftovers(existing, pid)
 	resp.WallMicros = elapsed.Microseconds()
 	resp.MemoryKB = ru.Maxrss
+	// At or under the agent's own peak, ru_maxrss may be the agent's (see
+	// freeMemory), and it says only that the program used no more.
+	ownMemory := ru.Maxrss > selfPeakKB()
 	if ws.Exited() {
 		resp.ExitCode = ws.ExitStatus()
 	} else if ws.Signaled() {
@@ -441,13 +468,13 @@ func (a *Agent) run(req Request) Response {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	resp.Status = classify(ws, lim, resp, overflow, timedOut, oomKills() > oomBefore)
+	resp.Status = classify(ws, lim, resp, overflow, timedOut, oomKills() > oomBefore, ownMemory)
 	return resp
 }
 
 // classify decides how a run ended. Order matters: a program killed for printing
 // too much or running too long also died of a signal.
-func classify(ws syscall.WaitStatus, lim Limits, resp Response, overflow, timedOut, oomKilled bool) Status {
+func classify(ws syscall.WaitStatus, lim Limits, resp Response, overflow, timedOut, oomKilled, ownMemory bool) Status {
 	switch {
 	case overflow:
 		return StatusOLE
@@ -456,7 +483,7 @@ func classify(ws syscall.WaitStatus, lim Limits, resp Response, overflow, timedO
 		return StatusTLE
 	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomKilled:
 		return StatusMLE
-	case resp.MemoryKB*1024 > lim.MemoryBytes:
+	case ownMemory && resp.MemoryKB*1024 > lim.MemoryBytes:
 		return StatusMLE
 	case ws.Exited() && ws.ExitStatus() == 0:
 		return StatusOK
@@ -523,6 +550,86 @@ func virtualSize(pid int) int64 {
 	return pages * int64(os.Getpagesize())
 }
 
+// running holds the pids of the programs being run now, so that one run does not
+// charge or kill another's processes.
+var running = pidSet{m: map[int]bool{}}
+
+// spawnMu orders starting a program against looking for leftovers.
+var spawnMu sync.Mutex
+
+type pidSet struct {
+	mu sync.Mutex
+	m  map[int]bool
+}
+
+func (s *pidSet) add(pid int)    { s.mu.Lock(); s.m[pid] = true; s.mu.Unlock() }
+func (s *pidSet) remove(pid int) { s.mu.Lock(); delete(s.m, pid); s.mu.Unlock() }
+func (s *pidSet) has(pid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[pid]
+}
+
+// processSet is the set of pids in /proc now.
+func processSet() map[int]bool {
+	set := map[int]bool{}
+	for _, pid := range otherProcesses() {
+		set[pid] = true
+	}
+	return set
+}
+
+// procStat reads a process's group and its CPU time with that of the children it
+// waited for (utime+stime+cutime+cstime), in microseconds.
+func procStat(pid int) (pgid int, cpuMicros int64, ok bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name is in parentheses and may hold anything; the fields follow
+	// the last ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	// cmajflt utime stime cutime cstime ...
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 15 {
+		return 0, 0, false
+	}
+	pgid, _ = strconv.Atoi(f[2])
+	var ticks int64
+	for _, k := range []int{11, 12, 13, 14} {
+		v, _ := strconv.ParseInt(f[k], 10, 64)
+		ticks += v
+	}
+	return pgid, ticks * 1e6 / clockTicks, true
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on Linux.
+const clockTicks = 100
+
+// chargeLeftovers kills the processes that appeared during the run of pid (not
+// in before) and do not belong to another program running now, and returns the
+// CPU time they used.
+func chargeLeftovers(before map[int]bool, pid int) int64 {
+	spawnMu.Lock()
+	defer spawnMu.Unlock()
+	var total int64
+	for _, p := range otherProcesses() {
+		if before[p] || p == pid || running.has(p) {
+			continue
+		}
+		pgid, cpu, ok := procStat(p)
+		if !ok || pgid != pid && running.has(pgid) {
+			continue // gone, or in the group of another program running now
+		}
+		_ = syscall.Kill(p, syscall.SIGKILL)
+		total += cpu
+	}
+	return total
+}
+
 // exited is a child that ended before its limits were set (killed while stopped).
 type exited struct {
 	ws syscall.WaitStatus
@@ -538,6 +645,7 @@ func startLimited(prog string, argv []string, dir string, files []uintptr, lim L
 	// ptrace requests must come from the thread that is the tracer.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	freeMemory()
 	pid, err := syscall.ForkExec(prog, argv, &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   os.Environ(),
@@ -583,6 +691,52 @@ func startLimited(prog string, argv []string, dir string, files []uintptr, lim L
 		return 0, nil, fmt.Errorf("detach: %w", err)
 	}
 	return pid, nil, nil
+}
+
+// freeMemory gives memory back to the OS before a program starts, when the agent
+// holds much. Go starts a child sharing the parent's memory (clone with CLONE_VM),
+// and execve carries that memory's peak (the larger of its high-water mark and what
+// it holds now) into the child's ru_maxrss. The high-water mark cannot be reset by a
+// non-dumpable process, so a run whose ru_maxrss is not above the agent's own peak
+// is never judged MLE on it (the rlimit and the OOM killer still catch a program
+// over its limit), and a container whose agent peaked past retirePeakKB is replaced
+// after its submission.
+func freeMemory() {
+	if residentBytes() > 32<<20 {
+		debug.FreeOSMemory()
+	}
+}
+
+// retirePeakKB is the agent memory peak past which its container is replaced.
+const retirePeakKB = 64 << 10
+
+// selfPeakKB is the agent's peak resident memory (VmHWM), in KiB; 0 when unreadable.
+func selfPeakKB() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+// residentBytes is the agent's resident memory now; 0 when unreadable.
+func residentBytes() int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }
 
 func reapPid(pid int) {

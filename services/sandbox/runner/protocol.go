@@ -16,8 +16,9 @@ import (
 	"io"
 )
 
-// ProtocolVersion changes whenever a message changes shape; the image tag carries it.
-const ProtocolVersion = 1
+// ProtocolVersion changes whenever a message changes shape or the agent judges
+// differently; the image tag carries it, so an image with an older agent is rebuilt.
+const ProtocolVersion = 2
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -85,7 +86,10 @@ type Response struct {
 	Data       []byte `json:"data,omitempty"` // OpRead
 	CPUMicros  int64  `json:"cpu_us,omitempty"`
 	WallMicros int64  `json:"wall_us,omitempty"`
-	MemoryKB   int64  `json:"memory_kb,omitempty"` // peak resident set (wait4 ru_maxrss)
+	MemoryKB   int64  `json:"memory_kb,omitempty"` // peak resident set (wait4 ru_maxrss; see Agent)
+	// Retire, on a reset, asks for the container to be replaced rather than
+	// reused: the agent's own memory peaked high enough to skew later readings.
+	Retire bool `json:"retire,omitempty"`
 }
 
 // WriteFrame writes v as one frame.
