@@ -336,15 +336,7 @@ func (a *Agent) run(req Request) Response {
 		return fail(err)
 	}
 	oomBefore := oomKills()
-	existing := processSet()
-	// A program is in running from the moment it exists, so that another run's
-	// chargeLeftovers never takes it for a leftover.
-	spawnMu.Lock()
 	pid, early, err := startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
-	if err == nil {
-		running.add(pid)
-	}
-	spawnMu.Unlock()
 	start := time.Now()
 	stdinR.Close()
 	stdoutW.Close()
@@ -356,13 +348,23 @@ func (a *Agent) run(req Request) Response {
 	if err != nil {
 		return fail(fmt.Errorf("start %s: %w", req.Argv[0], err))
 	}
-	defer running.remove(pid)
-	// The program itself is killed too: it may have moved out of its group
-	// (setpgid into a child's), and a kill of the group alone would then leave
-	// it running past its wall limit.
-	killGroup := func() {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	// The program itself is killed too, through a pidfd (which names this process
+	// and no later one with its pid): it may have moved out of its group (setpgid
+	// into a child's), and a kill of the group alone would leave it running past
+	// its wall limit.
+	pidfd := -1
+	if early == nil {
+		if fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0); errno == 0 {
+			pidfd = int(fd)
+			defer syscall.Close(pidfd)
+		}
+	}
+	killGroup := func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }
+	killProgram := func() {
+		killGroup()
+		if pidfd >= 0 {
+			_, _, _ = syscall.Syscall6(sysPidfdSendSignal, uintptr(pidfd), uintptr(syscall.SIGKILL), 0, 0, 0, 0)
+		}
 	}
 
 	go func() {
@@ -396,7 +398,7 @@ func (a *Agent) run(req Request) Response {
 						mu.Lock()
 						overflow = true
 						mu.Unlock()
-						killGroup()
+						killProgram()
 						return
 					}
 				} else {
@@ -416,7 +418,7 @@ func (a *Agent) run(req Request) Response {
 		mu.Lock()
 		timedOut = true
 		mu.Unlock()
-		killGroup()
+		killProgram()
 	})
 	var ws syscall.WaitStatus
 	var ru syscall.Rusage
@@ -450,11 +452,6 @@ func (a *Agent) run(req Request) Response {
 
 	resp.Stdout, resp.Stderr = stdout.Bytes(), stderr.Bytes()
 	resp.CPUMicros = ru.Utime.Usec + ru.Utime.Sec*1e6 + ru.Stime.Usec + ru.Stime.Sec*1e6
-	// wait4 counts only the children the program waited for. Those it left behind
-	// (orphans the agent, as init, inherits: zombies or still running) are charged
-	// to it too, and killed: otherwise forked workers that nobody waits for would
-	// do the work off the clock, and TLE would become AC.
-	resp.CPUMicros += chargeLeftovers(existing, pid)
 	resp.WallMicros = elapsed.Microseconds()
 	resp.MemoryKB = ru.Maxrss
 	// At or under the agent's own peak, ru_maxrss may be the agent's (see
@@ -550,85 +547,11 @@ func virtualSize(pid int) int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// running holds the pids of the programs being run now, so that one run does not
-// charge or kill another's processes.
-var running = pidSet{m: map[int]bool{}}
-
-// spawnMu orders starting a program against looking for leftovers.
-var spawnMu sync.Mutex
-
-type pidSet struct {
-	mu sync.Mutex
-	m  map[int]bool
-}
-
-func (s *pidSet) add(pid int)    { s.mu.Lock(); s.m[pid] = true; s.mu.Unlock() }
-func (s *pidSet) remove(pid int) { s.mu.Lock(); delete(s.m, pid); s.mu.Unlock() }
-func (s *pidSet) has(pid int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[pid]
-}
-
-// processSet is the set of pids in /proc now.
-func processSet() map[int]bool {
-	set := map[int]bool{}
-	for _, pid := range otherProcesses() {
-		set[pid] = true
-	}
-	return set
-}
-
-// procStat reads a process's group and its CPU time with that of the children it
-// waited for (utime+stime+cutime+cstime), in microseconds.
-func procStat(pid int) (pgid int, cpuMicros int64, ok bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	// The command name is in parentheses and may hold anything; the fields follow
-	// the last ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt
-	// cmajflt utime stime cutime cstime ...
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 15 {
-		return 0, 0, false
-	}
-	pgid, _ = strconv.Atoi(f[2])
-	var ticks int64
-	for _, k := range []int{11, 12, 13, 14} {
-		v, _ := strconv.ParseInt(f[k], 10, 64)
-		ticks += v
-	}
-	return pgid, ticks * 1e6 / clockTicks, true
-}
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on Linux.
-const clockTicks = 100
-
-// chargeLeftovers kills the processes that appeared during the run of pid (not
-// in before) and do not belong to another program running now, and returns the
-// CPU time they used.
-func chargeLeftovers(before map[int]bool, pid int) int64 {
-	spawnMu.Lock()
-	defer spawnMu.Unlock()
-	var total int64
-	for _, p := range otherProcesses() {
-		if before[p] || p == pid || running.has(p) {
-			continue
-		}
-		pgid, cpu, ok := procStat(p)
-		if !ok || pgid != pid && running.has(pgid) {
-			continue // gone, or in the group of another program running now
-		}
-		_ = syscall.Kill(p, syscall.SIGKILL)
-		total += cpu
-	}
-	return total
-}
+// pidfd system calls (linux/amd64 and arm64 alike).
+const (
+	sysPidfdSendSignal = 424
+	sysPidfdOpen       = 434
+)
 
 // exited is a child that ended before its limits were set (killed while stopped).
 type exited struct {
