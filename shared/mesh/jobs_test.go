@@ -52,6 +52,25 @@ func work(t *testing.T, jobs *mesh.Jobs, score mesh.Scorer, concurrency int) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// workThenDie runs a worker that answers what answer emits, then "dies" (its
+// context ends) with the rest of the job unanswered; it returns once it is gone.
+func workThenDie(t *testing.T, jobs *mesh.Jobs, answer func(emit func(int, reward.Result))) {
+	t.Helper()
+	ctx, kill := context.WithCancel(context.Background())
+	answered, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = jobs.Work(ctx, func(ctx context.Context, _ []reward.Item, emit func(int, reward.Result)) {
+			answer(emit)
+			close(answered)
+			<-ctx.Done()
+		}, 1)
+	}()
+	<-answered
+	kill()
+	<-done
+}
+
 func echoScorer(_ context.Context, items []reward.Item, emit func(int, reward.Result)) {
 	for i, it := range items {
 		emit(i, reward.Result{ID: it.ID, Domain: it.Domain, Reward: float64(len(it.Response))})
@@ -193,20 +212,10 @@ func TestRedeliveredJobScoresARewardModelGroupWhole(t *testing.T) {
 	if err := jobs.Submit(t.Context(), mesh.Job{ID: "group.1", Items: items}); err != nil {
 		t.Fatal(err)
 	}
-	firstCtx, killFirst := context.WithCancel(context.Background())
-	answered, firstDone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(firstDone)
-		_ = jobs.Work(firstCtx, func(ctx context.Context, items []reward.Item, emit func(int, reward.Result)) {
-			emit(0, reward.Result{Reward: 3}) // normalized over the 3 members
-			emit(3, reward.Result{Reward: 1})
-			close(answered)
-			<-ctx.Done()
-		}, 1)
-	}()
-	<-answered
-	killFirst()
-	<-firstDone
+	workThenDie(t, jobs, func(emit func(int, reward.Result)) {
+		emit(0, reward.Result{Reward: 3}) // normalized over the 3 members
+		emit(3, reward.Result{Reward: 1})
+	})
 
 	var mu sync.Mutex
 	var saw []string

@@ -183,22 +183,11 @@ func TestJobRedeliveredAfterAWorkerDiesAnswersEachItemOnce(t *testing.T) {
 	}
 
 	// The first worker answers the last three items, then its process "dies".
-	firstCtx, killFirst := context.WithCancel(ctx)
-	answered := make(chan struct{})
-	firstDone := make(chan struct{})
-	go func() {
-		defer close(firstDone)
-		_ = jobs.Work(firstCtx, func(ctx context.Context, items []reward.Item, emit func(int, reward.Result)) {
-			for i := 3; i < 6; i++ {
-				emit(i, reward.Result{Reward: float64(len(items[i].Response))})
-			}
-			close(answered)
-			<-ctx.Done()
-		}, 1)
-	}()
-	<-answered
-	killFirst()
-	<-firstDone
+	workThenDie(t, jobs, func(emit func(int, reward.Result)) {
+		for i := 3; i < 6; i++ {
+			emit(i, reward.Result{Reward: float64(len(items[i].Response))})
+		}
+	})
 
 	// Meanwhile the job reads back with each result in its item's place.
 	var partial mesh.JobView

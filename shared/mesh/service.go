@@ -5,6 +5,7 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,11 @@ func withID(item json.RawMessage, result any) any {
 	out, err := json.Marshal(result)
 	if err != nil || len(out) < 2 || out[0] != '{' {
 		return result
+	}
+	// Results that carry an id put it first (reward.Result and the services' own
+	// types do): then neither side needs decoding, which keeps this off the hot path.
+	if bytes.HasPrefix(out, []byte(`{"id":`)) {
+		return json.RawMessage(out)
 	}
 	var in, has struct {
 		ID json.RawMessage `json:"id"`
