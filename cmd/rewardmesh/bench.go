@@ -14,8 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rewardmesh/rewardmesh/cmd/rewardmesh/internal/node"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
-	"github.com/rewardmesh/rewardmesh/shared/node"
 )
 
 // benches are the `rewardmesh bench` targets. Each reports its numbers as ratios
@@ -40,6 +40,11 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	slices.Sort(names)
 	if len(args) == 0 {
 		return fmt.Errorf("bench: name what to measure: one of %s", strings.Join(names, ", "))
+	}
+	if isHelp(args[0]) {
+		h := helpFor("bench")
+		h.synopsis = "rewardmesh bench " + strings.Join(names, "|") + " [flags]"
+		return showHelp(env, h, nil)
 	}
 	b, ok := all[args[0]]
 	if !ok {

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/shared/node"
+	"github.com/rewardmesh/rewardmesh/cmd/rewardmesh/internal/node"
 )
 
 // loadReport is what a load run measured.

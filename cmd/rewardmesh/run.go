@@ -13,12 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rewardmesh/rewardmesh/cmd/rewardmesh/internal/node"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
-	"github.com/rewardmesh/rewardmesh/shared/node"
 )
-
-// errUsage marks a usage error: run prints the usage and fails.
-var errUsage = errors.New("usage")
 
 // command is one subcommand of rewardmesh.
 type command struct {
@@ -32,6 +29,9 @@ type environment struct {
 	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// usage prints the help of the command that ran, when it asked for it to be
+	// shown (-h, or a bad flag); see newFlagSet.
+	usage func(io.Writer)
 }
 
 func commands() map[string]command {
@@ -49,7 +49,7 @@ func commands() map[string]command {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(stdout)
 		return nil
 	}
@@ -59,7 +59,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("unknown command %q", args[0])
 	}
 	err := cmd.run(ctx, env, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
+	helpAsked := errors.Is(err, flag.ErrHelp)
+	switch {
+	case env.usage != nil && helpAsked:
+		env.usage(env.stdout)
+	case env.usage != nil:
+		env.usage(env.stderr)
+	}
+	if helpAsked {
 		return nil
 	}
 	return err
@@ -103,12 +110,6 @@ func (m *meshFlags) logger(w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 }
 
-func newFlagSet(name string, env *environment) *flag.FlagSet {
-	fs := flag.NewFlagSet("rewardmesh "+name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	return fs
-}
-
 func runUp(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("up", env)
 	var m meshFlags
@@ -130,18 +131,21 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 }
 
 func runServe(ctx context.Context, env *environment, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("serve: name the service: one of %v, gateway or trainer", node.Names())
-	}
-	name := args[0]
-	if name == "trainer" {
+	if len(args) > 0 && args[0] == "trainer" {
 		// The trainer is the mesh's client, not a service others call: serving it is
 		// `train` joined to a running mesh, with train's flags.
 		return runTrainer(ctx, env, args[1:], true)
 	}
-	fs := newFlagSet("serve "+name, env)
+	fs := newFlagSet("serve", env)
 	var m meshFlags
 	m.register(fs, env, ":8080")
+	if len(args) > 0 && isHelp(args[0]) {
+		return fs.Parse([]string{"-h"}) // `serve -h`: the flags, before a service is named
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("serve: name the service: one of %v, gateway or trainer", node.Names())
+	}
+	name := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

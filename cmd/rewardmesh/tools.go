@@ -3,24 +3,22 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval"
+	"github.com/rewardmesh/rewardmesh/cmd/rewardmesh/internal/node"
+	"github.com/rewardmesh/rewardmesh/eval"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
 	"github.com/rewardmesh/rewardmesh/services/trainer"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
-	"github.com/rewardmesh/rewardmesh/shared/node"
 )
 
 // runImages builds the sandbox images, also where Docker has no registry.
 func runImages(ctx context.Context, env *environment, args []string) error {
-	if len(args) == 0 || args[0] != "build" {
-		return errors.New("images: the only subcommand is `build`")
-	}
 	fs := newFlagSet("images build", env)
 	var opts images.BuildOptions
 	langs := fs.String("languages", "", "comma-separated languages (default: all)")
@@ -28,6 +26,12 @@ func runImages(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&opts.Base, "base", "", "base image (default: debian:bookworm-slim if it can be had, else a debootstrap base)")
 	fs.StringVar(&opts.Mirror, "mirror", "", "Debian mirror for debootstrap and apt")
 	fs.StringVar(&opts.CacheDir, "cache-dir", "", "where the debootstrap tarball is kept")
+	if len(args) > 0 && isHelp(args[0]) {
+		return fs.Parse([]string{"-h"}) // `images -h`: build's flags, its only subcommand
+	}
+	if len(args) == 0 || args[0] != "build" {
+		return errors.New("images: the only subcommand is `build`")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -64,6 +68,13 @@ func runTrain(ctx context.Context, env *environment, args []string) error {
 // runTrainer runs `train`, and `serve trainer`, which must join a running mesh.
 func runTrainer(ctx context.Context, env *environment, args []string, joinMesh bool) error {
 	cfg, err := trainer.ParseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		name := "train"
+		if joinMesh {
+			name = "serve trainer"
+		}
+		return showHelp(env, helpFor(name), trainer.PrintFlags)
+	}
 	if err != nil {
 		return err
 	}

@@ -45,14 +45,15 @@ func (c *binaryCache) begin(key string) (*compiled, bool) {
 	return e, true
 }
 
-// finish publishes a compile. Failures of ours are not kept; compile errors are,
-// since the same source fails the same way.
+// finish publishes a compile. Failures of ours are not kept, nor compiles that
+// ran out of time (a longer limit may finish them); compile errors are, since the
+// same source fails the same way.
 func (c *binaryCache) finish(key string, e *compiled) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.inflight, key)
 	close(e.done)
-	if e.err != nil || len(e.binary)+len(e.result.compileOutput) > c.limit/4 {
+	if e.err != nil || e.result.compileTimedOut || len(e.binary)+len(e.result.compileOutput) > c.limit/4 {
 		return
 	}
 	e.elem = c.order.PushFront(key)

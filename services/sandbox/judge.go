@@ -16,25 +16,6 @@ import (
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 
-// RunItem is an item of POST /v1/code/run.
-type RunItem struct {
-	Language      string `json:"language"`
-	Source        string `json:"source"`
-	Stdin         string `json:"stdin,omitempty"`
-	TimeLimitMS   int    `json:"time_limit_ms,omitempty"`
-	MemoryLimitMB int    `json:"memory_limit_mb,omitempty"`
-}
-
-// RunResult answers a RunItem. Status is ok, tle, mle, re, ce, ole or se.
-type RunResult struct {
-	Status   string `json:"status"`
-	ExitCode int    `json:"exit_code"`
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-	TimeMS   int64  `json:"time_ms"`
-	MemoryKB int64  `json:"memory_kb"`
-}
-
 // JudgeItem is an item of POST /v1/code/judge.
 type JudgeItem struct {
 	Language      string            `json:"language"`
@@ -251,11 +232,18 @@ func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response,
 	return resp, err
 }
 
-// prepared is a submission ready to run: the command for a test.
+// prepared is a submission ready to run: the command for a test, and how its
+// compile went (for a compiled language).
 type prepared struct {
 	argv          []string
 	compileOutput string
 	compileFailed bool
+	// compileTimedOut: the compile ran past its limit. A longer limit might
+	// succeed, so the outcome is not cached.
+	compileTimedOut bool
+	compileExit     int
+	compileWallMS   int64
+	compileCached   bool // the binary came from the cache: no compile ran now
 }
 
 // prepare writes the submission into the session and compiles it (C++) or checks
@@ -287,45 +275,52 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 		}
 		return prepared{argv: argv}, nil
 	case Cpp:
-		return ss.compileCpp(ctx, source, "main")
+		return ss.compileCpp(ctx, source, "main", compileLimits, "")
 	}
 	return prepared{}, fmt.Errorf("no way to prepare %s", lang)
 }
 
-// compileCpp compiles source to ./name, or writes the binary an identical
-// source compiled to before.
-func (ss *session) compileCpp(ctx context.Context, source, name string) (prepared, error) {
-	sum := sha256.Sum256([]byte(strings.Join(cppFlags, " ") + "\x00" + source))
+// compileCpp compiles source to ./name under lim, or writes the binary an
+// identical compile made before. context is anything else the compile reads (the
+// hash of files written beside the source, which it may include); it is part of
+// the cache key.
+func (ss *session) compileCpp(ctx context.Context, source, name string, lim runner.Limits, context string) (prepared, error) {
+	sum := sha256.Sum256([]byte(strings.Join(cppFlags, " ") + "\x00" + context + "\x00" + source))
 	key := hex.EncodeToString(sum[:])
-	entry, leader := ss.s.cache.begin(key)
-	if !leader {
+	for {
+		entry, leader := ss.s.cache.begin(key)
+		if leader {
+			entry.result, entry.binary, entry.err = ss.compileIn(ctx, source, name, lim)
+			ss.s.cache.finish(key, entry)
+			return entry.result, entry.err
+		}
 		select {
 		case <-entry.done:
 		case <-ctx.Done():
 			return prepared{}, fmt.Errorf("wait for an identical compile: %w", ctx.Err())
 		}
+		if entry.result.compileTimedOut {
+			continue // its limit may have been shorter than ours: compile again
+		}
+		if entry.err != nil || entry.result.compileFailed {
+			return entry.result, entry.err
+		}
+		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{name: {Data: entry.binary, Exec: true}}}); err != nil {
+			return prepared{}, fmt.Errorf("write the compiled binary: %w", err)
+		}
+		res := entry.result
+		res.compileCached = true
+		return res, nil
 	}
-	if leader {
-		entry.result, entry.binary, entry.err = ss.compileIn(ctx, source, name)
-		ss.s.cache.finish(key, entry)
-		return entry.result, entry.err
-	}
-	if entry.err != nil || entry.result.compileFailed {
-		return entry.result, entry.err
-	}
-	if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{name: {Data: entry.binary, Exec: true}}}); err != nil {
-		return prepared{}, fmt.Errorf("write the compiled binary: %w", err)
-	}
-	return prepared{argv: []string{"./" + name}, compileOutput: entry.result.compileOutput}, nil
 }
 
-func (ss *session) compileIn(ctx context.Context, source, name string) (prepared, []byte, error) {
+func (ss *session) compileIn(ctx context.Context, source, name string, lim runner.Limits) (prepared, []byte, error) {
 	src := name + ".cpp"
 	if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{src: {Data: []byte(source)}}}); err != nil {
 		return prepared{}, nil, fmt.Errorf("write the submission: %w", err)
 	}
 	argv := append(append([]string{"g++"}, cppFlags...), "-o", name, src)
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Limits: compileLimits})
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Limits: lim})
 	if err != nil {
 		return prepared{}, nil, fmt.Errorf("compile: %w", err)
 	}
@@ -333,17 +328,23 @@ func (ss *session) compileIn(ctx context.Context, source, name string) (prepared
 		return prepared{}, nil, fmt.Errorf("compile: %s", resp.Error)
 	}
 	out := string(resp.Stderr)
+	res := prepared{argv: []string{"./" + name}, compileOutput: out, compileExit: resp.ExitCode, compileWallMS: resp.WallMicros / 1000}
 	if resp.Status != runner.StatusOK {
+		res.argv, res.compileFailed = nil, true
 		if resp.Status == runner.StatusTLE {
-			out += "\ncompilation exceeded its time limit"
+			res.compileTimedOut = true
+			res.compileOutput += "\ncompilation exceeded its time limit"
 		}
-		return prepared{compileFailed: true, compileOutput: out}, nil, nil
+		if res.compileExit == 0 {
+			res.compileExit = 1
+		}
+		return res, nil, nil
 	}
 	bin, err := ss.do(ctx, runner.Request{Op: runner.OpRead, Path: name})
 	if err != nil {
 		return prepared{}, nil, fmt.Errorf("read the compiled binary: %w", err)
 	}
-	return prepared{argv: []string{"./" + name}, compileOutput: out}, bin.Data, nil
+	return res, bin.Data, nil
 }
 
 func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) {
@@ -551,61 +552,4 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
-}
-
-// Run runs a program once on the given stdin.
-func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
-	lang, ok := ParseLanguage(it.Language)
-	if !ok {
-		return RunResult{}, reward.Errorf(reward.Invalid, "language %q: want python or cpp", it.Language)
-	}
-	lim, err := s.limits(it.TimeLimitMS, it.MemoryLimitMB)
-	if err != nil {
-		return RunResult{}, err
-	}
-	release, err := s.admit(ctx)
-	if err != nil {
-		return RunResult{}, err
-	}
-	defer release()
-	ss, err := s.open(ctx, lang)
-	if err != nil {
-		return RunResult{}, err
-	}
-	defer ss.close()
-	prep, err := ss.prepare(ctx, lang, it.Source, false, "")
-	if err != nil {
-		return s.runSystemError(ctx, err)
-	}
-	if prep.compileFailed {
-		return RunResult{Status: "ce", ExitCode: 1, Stderr: prep.compileOutput}, nil
-	}
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: prep.argv, Stdin: []byte(it.Stdin), Limits: lim})
-	if err != nil {
-		return s.runSystemError(ctx, err)
-	}
-	status := strings.ToLower(string(runVerdict(lang, resp)))
-	if status == "ac" {
-		status = "ok"
-	}
-	return RunResult{
-		Status:   status,
-		ExitCode: resp.ExitCode,
-		Stdout:   strings.ToValidUTF8(string(resp.Stdout), "\uFFFD"),
-		Stderr:   strings.ToValidUTF8(string(resp.Stderr), "\uFFFD"),
-		TimeMS:   timeMS(resp, lim),
-		MemoryKB: resp.MemoryKB,
-	}, nil
-}
-
-func (s *Sandbox) runSystemError(ctx context.Context, err error) (RunResult, error) {
-	if ctx.Err() != nil {
-		return RunResult{}, reward.Errorf(reward.Timeout, "run stopped at the deadline: %v", err)
-	}
-	var rerr *reward.Error
-	if errors.As(err, &rerr) {
-		return RunResult{}, rerr
-	}
-	s.log.Warn("sandbox system error", "err", err)
-	return RunResult{Status: "se", ExitCode: -1, Stderr: err.Error()}, nil
 }

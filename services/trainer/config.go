@@ -67,12 +67,11 @@ func ParseFlags(args []string) (Config, error) {
 	return cfg, cfg.validate()
 }
 
-// Usage writes the flags of `rewardmesh train` and their defaults.
-func Usage(w io.Writer) {
+// PrintFlags writes the flags of `rewardmesh train` and their defaults.
+func PrintFlags(w io.Writer) {
 	cfg := DefaultConfig()
 	fs := flagSet(&cfg)
 	fs.SetOutput(w)
-	fmt.Fprintln(w, "usage: rewardmesh train --task sort3 --steps N --backend cpu|cuda --out DIR [--nats URL] [--resume]")
 	fs.PrintDefaults()
 }
 

@@ -156,7 +156,7 @@ func TestParseFlagsHelp(t *testing.T) {
 		t.Errorf("err = %v, want flag.ErrHelp", err)
 	}
 	var b strings.Builder
-	Usage(&b)
+	PrintFlags(&b)
 	for _, f := range []string{"-steps", "-backend", "-out", "-nats", "-resume"} {
 		if !strings.Contains(b.String(), f) {
 			t.Errorf("usage lacks %s:\n%s", f, b.String())

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/lcb"
+	"github.com/rewardmesh/rewardmesh/eval/lcb"
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
 	"github.com/rewardmesh/rewardmesh/shared/reward"

@@ -105,7 +105,7 @@ func (a *Agent) handle(req Request) Response {
 	case OpWrite:
 		err = a.write(req.Files)
 	case OpRead:
-		resp.Data, err = a.read(req.Path)
+		resp.Data, err = a.read(req.Path, req.Limits.FileBytes)
 	case OpReset:
 		err = a.reset()
 		// A high peak of the agent's own memory would read as later programs'
@@ -151,14 +151,36 @@ func (a *Agent) write(files map[string]File) error {
 	return nil
 }
 
-func (a *Agent) read(name string) ([]byte, error) {
+// read returns a regular file of the work directory, at most limit bytes of it
+// when limit > 0. What a program left where a file was expected may be a symlink,
+// a FIFO that would block the read, or a device that never ends: only a regular
+// file reached without following a final symlink is read.
+func (a *Agent) read(name string, limit int64) ([]byte, error) {
 	path, err := a.inWork(name)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: not a regular file", name)
+	}
+	if limit <= 0 {
+		limit = st.Size() + 1<<20 // the size it had, and what a writer still adds
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("read %s: over the %d-byte limit", name, limit)
 	}
 	return data, nil
 }

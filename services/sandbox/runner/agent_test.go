@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The agent runs here as an ordinary process (not a container's init): reset
@@ -94,7 +96,7 @@ func TestAgentFiles(t *testing.T) {
 	if err := a.write(files); err != nil {
 		t.Fatal(err)
 	}
-	data, err := a.read("main.py")
+	data, err := a.read("main.py", 0)
 	if err != nil || string(data) != "print(1)" {
 		t.Fatalf("read back %q %v", data, err)
 	}
@@ -108,11 +110,58 @@ func TestAgentFiles(t *testing.T) {
 	if resp.Status != StatusOK || string(resp.Stdout) != "hi\n" {
 		t.Fatalf("run the written tool: %+v", resp)
 	}
-	if _, err := a.read("/"); err == nil {
+	if _, err := a.read("/", 0); err == nil {
 		t.Fatalf("reading the work directory itself succeeded")
 	}
 	if err := a.reset(); err == nil {
 		t.Fatalf("reset outside a container must refuse")
+	}
+}
+
+// A program leaves what it likes where a file is expected; reading it back must
+// neither follow it out, block on it, nor read without end.
+func TestAgentReadOnlyRegularFilesWithinLimit(t *testing.T) {
+	a := newTestAgent(t)
+	if err := a.write(map[string]File{"out.txt": {Data: []byte("12345678")}}); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := a.read("out.txt", 8); err != nil || string(data) != "12345678" {
+		t.Fatalf("a file exactly at the limit: %q %v", data, err)
+	}
+	if _, err := a.read("out.txt", 7); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("a file over the limit was read: %v", err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("host file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(a.WorkDir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := a.read("link", 0); err == nil {
+		t.Fatalf("a symlink was followed: %q", data)
+	}
+	if err := syscall.Mkfifo(filepath.Join(a.WorkDir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := a.read("fifo", 0); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "regular") {
+			t.Fatalf("a FIFO: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO blocked")
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(a.WorkDir, "zero")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.read("zero", 0); err == nil {
+		t.Fatal("a link to /dev/zero was read")
+	}
+	if _, err := a.read("missing", 0); err == nil {
+		t.Fatal("a missing file was read")
 	}
 }
 

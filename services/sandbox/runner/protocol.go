@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 2
+const ProtocolVersion = 3
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -30,7 +30,7 @@ type Op string
 const (
 	OpPing  Op = "ping"  // answer at once: the agent is alive
 	OpWrite Op = "write" // write Files under the work directory
-	OpRead  Op = "read"  // read back Path (a compiled binary, to cache it)
+	OpRead  Op = "read"  // read back the regular file Path, at most Limits.FileBytes of it (0: no limit)
 	OpRun   Op = "run"   // run Argv with Stdin under Limits
 	OpReset Op = "reset" // kill every process but the agent, wipe every writable place
 )

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
+	"github.com/rewardmesh/rewardmesh/eval/internal/evaltest"
 )
 
 type evalAllRow struct {

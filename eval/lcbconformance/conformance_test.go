@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval"
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
+	"github.com/rewardmesh/rewardmesh/eval"
+	"github.com/rewardmesh/rewardmesh/eval/internal/evaltest"
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/sandboxtest"

@@ -1,6 +1,10 @@
 // Package node runs rewardmesh services in one process: `rewardmesh up` runs them
 // all (with an embedded NATS server when given no URL), `rewardmesh serve` runs
 // one. Services still talk only over NATS, whichever process they share.
+//
+// It is the program's composition root, the one package that imports every
+// service and the gateway; it lives beside main so that shared/, which every
+// service imports, knows no service (the README's layout table says why).
 package node
 
 import (
@@ -169,6 +173,9 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 	}
 	if opts.Gateway.BusyRetryFor == 0 {
 		opts.Gateway.BusyRetryFor = envDuration(env, "REWARDMESH_GATEWAY_BUSY_RETRY_FOR")
+	}
+	if opts.Gateway.OutageWaitFor == 0 {
+		opts.Gateway.OutageWaitFor = envDuration(env, "REWARDMESH_GATEWAY_OUTAGE_WAIT")
 	}
 	handler, srv := gateway.NewServer(opts.Gateway, mesh.NewClient(nc), c, jobs, n.log, reg)
 	if redisCache != nil {

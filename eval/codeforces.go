@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/cf"
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/lcb"
+	"github.com/rewardmesh/rewardmesh/eval/cf"
+	"github.com/rewardmesh/rewardmesh/eval/lcb"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 

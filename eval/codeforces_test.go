@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/cf"
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
+	"github.com/rewardmesh/rewardmesh/eval/cf"
+	"github.com/rewardmesh/rewardmesh/eval/internal/evaltest"
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
 )
 

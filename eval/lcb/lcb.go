@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/pickle"
+	"github.com/rewardmesh/rewardmesh/eval/pickle"
 )
 
 // MaxTestsBytes bounds what one problem's hidden tests may inflate to, so a

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/internal/evaltest"
+	"github.com/rewardmesh/rewardmesh/eval/internal/evaltest"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )

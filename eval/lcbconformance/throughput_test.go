@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval"
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/cf"
+	"github.com/rewardmesh/rewardmesh/eval"
+	"github.com/rewardmesh/rewardmesh/eval/cf"
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/lcb"
+	"github.com/rewardmesh/rewardmesh/eval/lcb"
 )
 
 // Summary is what a run found, written to DIR/summary.json and drawn in

@@ -23,7 +23,7 @@ func Main(ctx context.Context, args []string, newJudge func(server string) (Judg
 	}
 	bench, args := args[0], args[1:]
 	fs := flag.NewFlagSet("eval "+bench, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // the help is printed below, the error returned
 	problems := fs.String("problems", "", "problem rows, JSON lines (required)")
 	generations := fs.String("generations", "", "generations file (required)")
 	out := fs.String("out", "", "output folder: eval files, verdict cache, report (required)")
@@ -50,6 +50,11 @@ func Main(ctx context.Context, args []string, newJudge func(server string) (Judg
 		return fmt.Errorf("eval: unknown benchmark %q: want lcb or codeforces", bench)
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, bench, fs)
+			return nil
+		}
+		printHelp(stderr, bench, fs)
 		return fmt.Errorf("eval %s: %w", bench, err)
 	}
 	if fs.NArg() > 0 {
@@ -110,7 +115,24 @@ const usage = `usage: rewardmesh eval lcb|codeforces --problems P --generations 
   lcb:        LiveCodeBench problem rows and generations; [--start-date D] [--end-date D] [--timeout 6s]
   codeforces: Codeforces/CodeContests problems with limits, tests and optional checkers; [--language python]
   both:       [--k 1,5,10] [--batch 8] [--parallel 4] [--quiet]
+
+` + examples
+
+const examples = `examples:
+  rewardmesh eval lcb --problems test6.jsonl --generations gens.json --out runs/lcb    # the mesh in this process
+  rewardmesh eval lcb --problems test6.jsonl --generations gens.json --out runs/lcb --start-date 2024-08-01
+  rewardmesh eval codeforces --problems cf.jsonl --generations gens.json --out runs/cf --server http://127.0.0.1:8080
+  rewardmesh eval lcb -h                                                               # one benchmark's flags
 `
+
+// printHelp writes `rewardmesh eval BENCH -h`: the command line, the flags and
+// the examples.
+func printHelp(w io.Writer, bench string, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: rewardmesh eval %s --problems P --generations G --out DIR [--server URL] [flags]\n\nflags:\n", bench)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, "\n"+examples)
+}
 
 func parseKs(s string) ([]int, error) {
 	var ks []int

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/lcb"
+	"github.com/rewardmesh/rewardmesh/eval/lcb"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/gateway/eval/lcb"
+	"github.com/rewardmesh/rewardmesh/eval/lcb"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 

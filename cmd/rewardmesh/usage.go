@@ -1,0 +1,118 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// help is what `rewardmesh COMMAND -h` prints around the command's flags.
+type help struct {
+	synopsis string // the command line
+	examples string // command lines to copy, one a line
+}
+
+// helps are the commands' helps, by the name their flag set is made with
+// (newFlagSet). TestEveryCommandHelp runs every command's -h, so a command
+// left out of this table fails it.
+var helps = map[string]help{
+	"up": {"rewardmesh up [--http ADDR] [--nats URL] [--redis URL] [--services a,b] [flags]", `
+rewardmesh up                                  # every service, embedded NATS, http://127.0.0.1:8080
+rewardmesh up --services math,gateway          # only the math service behind the gateway
+rewardmesh up --nats nats://127.0.0.1:4222 --redis redis://127.0.0.1:6379 --http 0.0.0.0:8080`},
+	"serve": {"rewardmesh serve gateway|math|rm|sandbox|swe --nats URL [flags]", `
+rewardmesh serve math --nats nats://127.0.0.1:4222    # one more math replica for the mesh
+rewardmesh serve gateway --nats nats://127.0.0.1:4222 --http 0.0.0.0:8080 --redis redis://127.0.0.1:6379
+rewardmesh serve trainer -h                           # the trainer joined to the mesh takes train's flags`},
+	"serve trainer": {"rewardmesh serve trainer --nats URL [train's flags]", `
+rewardmesh serve trainer --nats nats://127.0.0.1:4222 --task sort3 --steps 1000 --out runs/sort3`},
+	"train": {"rewardmesh train --task sort3 --steps N --backend cpu|cuda --out DIR [--nats URL] [--resume] [flags]", `
+rewardmesh train --task sort3 --steps 1000 --backend cpu --out runs/sort3   # rewards from a mesh in this process
+rewardmesh train --steps 2000 --out runs/sort3 --resume                     # carry a stopped run on to step 2000
+rewardmesh train --steps 1000 --out runs/sort3 --nats nats://127.0.0.1:4222 # rewards from a running mesh`},
+	"nats": {"rewardmesh nats [--addr HOST:PORT] [--data DIR]", `
+rewardmesh nats                                  # 127.0.0.1:4222, JetStream in a temporary folder
+rewardmesh nats --addr 0.0.0.0:4222 --data /data # as docker-compose runs it`},
+	"images build": {"rewardmesh images build [--languages python,cpp] [--force] [--base IMAGE] [--mirror URL] [--cache-dir DIR]", `
+rewardmesh images build                          # every language; a debootstrap base where no registry answers
+rewardmesh images build --languages cpp --force  # rebuild the C++ image
+rewardmesh images build --mirror http://deb.debian.org/debian`},
+	"stats": {"rewardmesh stats [SERVICE...] [--nats URL] [--wait 1s]", `
+rewardmesh stats --nats nats://127.0.0.1:4222    # every replica of every service, one JSON line each
+rewardmesh stats sandbox math --wait 3s`},
+	"bench": {"rewardmesh bench TARGET [flags]", `
+rewardmesh bench gateway                         # cached against scored items, mesh against bare NATS
+rewardmesh bench load --duration 30s             # sustained mixed load at a mesh in this process
+rewardmesh bench math -h                         # a target's flags`},
+	"bench gateway": {"rewardmesh bench gateway [--batch 256] [--requests 200] [--clients 4] [--calls 2000]", `
+rewardmesh bench gateway
+rewardmesh bench gateway --batch 64 --clients 8`},
+	"bench load": {"rewardmesh bench load [--server URL] [--duration 60s] [--max-requests N] [flags]", `
+rewardmesh bench load --duration 30s             # the mesh runs in this process
+rewardmesh bench load --server http://127.0.0.1:8080 --max-requests 5000 --code 0.5`},
+	"bench math": {"rewardmesh bench math [--dir DIR] [--rounds 20]", `
+rewardmesh bench math                            # the conformance pairs of ../shared/conformance/math
+rewardmesh bench math --rounds 5`},
+	"bench sandbox": {"rewardmesh bench sandbox [--tests 200] [--load FILE]", `
+rewardmesh bench sandbox
+rewardmesh bench sandbox --load ''               # the overhead only, no throughput run`},
+	"bench swe": {"rewardmesh bench swe [--pairs FILE]", `
+rewardmesh bench swe                             # the difflib pairs of ../shared/conformance/swe`},
+	"bench trainer": {"rewardmesh bench trainer", `
+rewardmesh bench trainer                         # training tokens/s per policy backend`},
+}
+
+// helpFor is the named command's help; one missing from helps gets a bare
+// command line.
+func helpFor(name string) help {
+	if h, ok := helps[name]; ok {
+		return h
+	}
+	return help{synopsis: "rewardmesh " + name + " [flags]"}
+}
+
+// write prints the help; flags, when not nil, prints the flags and their defaults.
+func (h help) write(w io.Writer, flags func(io.Writer)) {
+	fmt.Fprintf(w, "usage: %s\n", h.synopsis)
+	if flags != nil {
+		fmt.Fprintln(w, "\nflags:")
+		flags(w)
+	}
+	if h.examples != "" {
+		fmt.Fprintln(w, "\nexamples:")
+		for _, line := range strings.Split(strings.TrimPrefix(h.examples, "\n"), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+}
+
+// newFlagSet makes a command's flags. The flag package calls Usage on -h and
+// after a bad flag; run prints the help then: to stdout when it was asked for,
+// to stderr after the error.
+func newFlagSet(name string, env *environment) *flag.FlagSet {
+	fs := flag.NewFlagSet("rewardmesh "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		var flags func(io.Writer)
+		fs.VisitAll(func(*flag.Flag) {
+			flags = func(w io.Writer) {
+				fs.SetOutput(w)
+				fs.PrintDefaults()
+			}
+		})
+		env.usage = func(w io.Writer) { helpFor(name).write(w, flags) }
+	}
+	return fs
+}
+
+// showHelp has run print the help h, and stop.
+func showHelp(env *environment, h help, flags func(io.Writer)) error {
+	env.usage = func(w io.Writer) { h.write(w, flags) }
+	return flag.ErrHelp
+}
+
+// isHelp reports whether a command's first argument asks for its help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
