@@ -25,6 +25,7 @@ func benches() map[string]func(ctx context.Context, env *environment, args []str
 		"gateway": benchGateway,
 		"load":    benchLoad,
 		"math":    benchMath,
+		"runcode": benchRunCode,
 		"sandbox": benchSandbox,
 		"swe":     benchSWE,
 		"trainer": benchTrainer,

@@ -54,6 +54,9 @@ rewardmesh bench load --server http://127.0.0.1:8080 --max-requests 5000 --code 
 	"bench math": {"rewardmesh bench math [--dir DIR] [--rounds 20]", `
 rewardmesh bench math                            # the conformance pairs of ../shared/conformance/math
 rewardmesh bench math --rounds 5`},
+	"bench runcode": {"rewardmesh bench runcode [--clients 1,2,64] [--tests-per-problem N] [--load FILE] [--server URL]", `
+rewardmesh bench runcode                         # verl's load: every CodeContests test is one /run_code request
+rewardmesh bench runcode --clients 64 --tests-per-problem 20 --server http://127.0.0.1:8080`},
 	"bench sandbox": {"rewardmesh bench sandbox [--tests 200] [--load FILE]", `
 rewardmesh bench sandbox
 rewardmesh bench sandbox --load ''               # the overhead only, no throughput run`},

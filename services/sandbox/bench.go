@@ -130,13 +130,9 @@ func bareRun(ctx context.Context, lang Language, src string, tests []reward.Test
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			return nil, err
 		}
-		// The system interpreter is the one the image has (Debian's); a python3
-		// earlier on PATH may be a wrapper script (pyenv) that costs more.
-		py := "/usr/bin/python3"
-		if _, err := os.Stat(py); err != nil {
-			if py, err = exec.LookPath("python3"); err != nil {
-				return nil, err
-			}
+		py, err := BarePython()
+		if err != nil {
+			return nil, err
 		}
 		argv = []string{py, path}
 	case Cpp:
@@ -237,6 +233,17 @@ func benchThroughput(ctx context.Context, s *Sandbox, path string, w io.Writer) 
 	fmt.Fprintf(w, "throughput: %d problems, %d tests run of %d, %.1fs, %.0f tests/s (python echo, tokens compare)\n",
 		len(problems), ran, total, elapsed.Seconds(), float64(ran)/elapsed.Seconds())
 	return nil
+}
+
+// BarePython is the interpreter a bare baseline runs: the system's (Debian's),
+// the one the sandbox image has. A python3 earlier on PATH may be a wrapper
+// script (pyenv's shims cost half a second a start) or another version.
+func BarePython() (string, error) {
+	const system = "/usr/bin/python3"
+	if _, err := os.Stat(system); err == nil {
+		return system, nil
+	}
+	return exec.LookPath("python3")
 }
 
 func median(ds []time.Duration) time.Duration {

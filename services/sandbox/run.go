@@ -39,6 +39,10 @@ type RunItem struct {
 	// from it after the run.
 	Files      map[string][]byte `json:"files,omitempty"`
 	FetchFiles []string          `json:"fetch_files,omitempty"`
+	// Queue waits in line for a slot until the request's deadline when the
+	// sandbox's queue is full, instead of answering busy at once (for a caller
+	// with a budget to wait and no other replica to try).
+	Queue bool `json:"queue,omitempty"`
 }
 
 // RunResult answers a RunItem. Status is ok, tle, mle, re, ce, ole or se.
@@ -96,7 +100,11 @@ func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
 	if err != nil {
 		return RunResult{}, err
 	}
-	release, err := s.admit(ctx)
+	admit := s.admit
+	if it.Queue {
+		admit = s.admitQueued
+	}
+	release, err := admit(ctx)
 	if err != nil {
 		return RunResult{}, err
 	}

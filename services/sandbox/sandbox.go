@@ -30,15 +30,24 @@ type Config struct {
 	// QueueSize is how many more may wait for a slot; past it a submission is
 	// answered busy at once [4 × Concurrency].
 	QueueSize int
-	// TestParallel is how many tests of one submission may run at once [min(2, GOMAXPROCS)].
+	// TestParallel is how many tests of one submission may run at once
+	// [min(2, GOMAXPROCS)]. A container runs one test at a time (its cgroup is
+	// the test's meter), so the tests past the first run in containers that are
+	// idle when the submission starts, and in sequence when none is.
 	TestParallel int
-	// CPUs is how many programs run at once across all submissions [GOMAXPROCS]:
-	// tests of a submission run in parallel only where cores are free.
+	// TestCPUs is the cores a test may use, all its processes and threads
+	// together: each container's CPU quota [1]. A test's CPU time is the sum over
+	// its processes and threads whatever this is; more cores only let a
+	// multi-threaded runtime spend it sooner in wall time.
+	TestCPUs float64
+	// CPUs is how many cores the sandbox's programs use at once [GOMAXPROCS]:
+	// CPUs/TestCPUs programs run at once across all submissions, and tests of a
+	// submission run in parallel only where cores are free.
 	CPUs int
 	// Warm is how many idle containers each language keeps ready [1].
 	Warm int
 	// ContainerMemoryMB is each container's memory cgroup limit [2048]; a test's
-	// memory limit may be at most this divided by TestParallel.
+	// memory limit may be at most half of what is left beside the agent.
 	ContainerMemoryMB int
 	// DefaultTimeLimitMS is a test's CPU time limit when the item gives none [6000,
 	// LiveCodeBench's]; MaxTimeLimitMS caps what an item may ask [30000].
@@ -73,6 +82,9 @@ func (c *Config) defaults() {
 	if c.TestParallel <= 0 {
 		c.TestParallel = min(2, procs)
 	}
+	if !(c.TestCPUs > 0) { // NaN too
+		c.TestCPUs = 1
+	}
 	if c.CPUs <= 0 {
 		c.CPUs = procs
 	}
@@ -102,9 +114,18 @@ func (c *Config) defaults() {
 	}
 }
 
-// maxTestMemoryMB leaves the agent and the tmpfs room beside TestParallel tests.
+// maxTestMemoryMB leaves 256 MiB to the agent and the container's files, and
+// as much again as the test may use: the watchdog that stops a test whose
+// processes together pass their limit reads the cgroup every few milliseconds,
+// and the headroom keeps the container's OOM killer, which might pick the
+// agent, out of reach meanwhile.
 func (c *Config) maxTestMemoryMB() int {
-	return max(64, (c.ContainerMemoryMB-256)/c.TestParallel)
+	return max(64, (c.ContainerMemoryMB-256)/2)
+}
+
+// programsAtOnce is how many programs may run at once across all submissions.
+func (c *Config) programsAtOnce() int {
+	return max(1, int(float64(c.CPUs)/c.TestCPUs))
 }
 
 // Sandbox judges code. It is safe for concurrent use.
@@ -116,8 +137,9 @@ type Sandbox struct {
 	log      *slog.Logger
 
 	slots   chan struct{} // Concurrency
-	cpus    chan struct{} // CPUs: programs running
+	cpus    chan struct{} // programsAtOnce: programs running
 	waiting chan struct{} // QueueSize + Concurrency: admitted submissions
+	line    chan struct{} // the one queued caller waiting for the queue (admitQueued)
 	cache   *binaryCache
 
 	mu     sync.Mutex
@@ -145,8 +167,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		owner:   pool.Self(),
 		log:     cfg.Logger.With("service", "sandbox"),
 		slots:   make(chan struct{}, cfg.Concurrency),
-		cpus:    make(chan struct{}, cfg.CPUs),
+		cpus:    make(chan struct{}, cfg.programsAtOnce()),
 		waiting: make(chan struct{}, cfg.Concurrency+cfg.QueueSize),
+		line:    make(chan struct{}, 1),
 		cache:   newBinaryCache(256 << 20),
 		pools:   map[Language]*pool.Pool{},
 		builds:  map[Language]*imageState{},
@@ -202,6 +225,7 @@ func (s *Sandbox) newPool(lang Language) *pool.Pool {
 		Max:         s.cfg.Concurrency + 2, // + checker sessions
 		MemoryBytes: int64(s.cfg.ContainerMemoryMB) << 20,
 		PidsLimit:   256,
+		CPUs:        s.cfg.TestCPUs,
 		WorkBytes:   256 << 20,
 		TmpBytes:    64 << 20,
 		UsrVolume:   !s.cfg.NoUsrVolume,
@@ -346,6 +370,43 @@ func (s *Sandbox) admit(ctx context.Context) (release func(), err error) {
 		}
 		return nil, reward.Errorf(reward.Unavailable, "request cancelled while waiting for a sandbox slot")
 	}
+}
+
+// admitQueued takes a judging slot as admit does, but waits in line (first come,
+// first served) until ctx's deadline when the queue is full, instead of
+// answering busy. It is for a caller that has nowhere else to go and a budget to
+// spend waiting: /run_code's one-run requests, which verl retries only on a
+// gateway timeout. Polling a full queue instead would serve them in no order,
+// and the unlucky ones would wait out their budget.
+func (s *Sandbox) admitQueued(ctx context.Context) (release func(), err error) {
+	// Blocked channel senders are served in order, but two channels in a row
+	// are not: one waiter at a time goes past line, so the queue and the slots
+	// see queued callers in the order they came.
+	select {
+	case s.line <- struct{}{}:
+	case <-ctx.Done():
+		return nil, waitedOut(ctx, "a place in line for the sandbox")
+	}
+	defer func() { <-s.line }()
+	select {
+	case s.waiting <- struct{}{}:
+	case <-ctx.Done():
+		return nil, waitedOut(ctx, "a place in the sandbox queue")
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots; <-s.waiting }, nil
+	case <-ctx.Done():
+		<-s.waiting
+		return nil, waitedOut(ctx, "a sandbox slot")
+	}
+}
+
+func waitedOut(ctx context.Context, what string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return reward.Errorf(reward.Timeout, "waited for %s until the deadline", what)
+	}
+	return reward.Errorf(reward.Unavailable, "request cancelled while waiting for %s", what)
 }
 
 // OwnerID is the owner label value on every container this sandbox starts

@@ -3,8 +3,11 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
@@ -18,6 +21,7 @@ func newOfflineSandbox(cfg Config) *Sandbox {
 		slots:   make(chan struct{}, cfg.Concurrency),
 		cpus:    make(chan struct{}, cfg.CPUs),
 		waiting: make(chan struct{}, cfg.Concurrency+cfg.QueueSize),
+		line:    make(chan struct{}, 1),
 	}
 }
 
@@ -98,6 +102,49 @@ func TestAdmitBusy(t *testing.T) {
 		t.Fatalf("admit with a cancelled context succeeded while the slot was taken")
 	}
 	release()
+}
+
+// A queued admission waits past a full queue instead of answering busy, is
+// served in arrival order, and gives up at its deadline.
+func TestAdmitQueuedWaitsInOrder(t *testing.T) {
+	s := newOfflineSandbox(Config{Concurrency: 1, QueueSize: 1})
+	ctx := context.Background()
+	release, err := s.admit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.admitQueued(short); reward.AsError(err).Code != reward.Timeout {
+		t.Fatalf("queued admit past its deadline: %v, want timeout", err)
+	}
+	var (
+		mu    sync.Mutex
+		order []int
+		wg    sync.WaitGroup
+	)
+	for i := range 4 {
+		wg.Go(func() {
+			rel, err := s.admitQueued(ctx)
+			if err != nil {
+				t.Errorf("queued admit %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			rel()
+		})
+		time.Sleep(20 * time.Millisecond) // so that each is in line before the next
+	}
+	if _, err := s.admit(ctx); reward.AsError(err).Code != reward.Busy {
+		t.Fatalf("a plain admit with the queue full: %v, want busy", err)
+	}
+	release()
+	wg.Wait()
+	if fmt.Sprint(order) != "[0 1 2 3]" {
+		t.Fatalf("admitted in order %v, want arrival order", order)
+	}
 }
 
 func TestEndpoints(t *testing.T) {

@@ -1,0 +1,367 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// SandboxFusion's /run_code, as verl (reward_model.sandbox_fusion.url), ROLL
+// (code_url) and verl's sandbox tool send it: one program run per request. The
+// handler translates it into one sandbox "run" item and the answer back into
+// SandboxFusion's RunCodeResponse.
+//
+// verl retries only a 504 and scores any other non-2xx, and SandboxError, as a
+// failed test. So a request never answers busy: it waits for a sandbox slot
+// inside its own budget (compile + run timeouts + a margin), and a mesh that
+// could not run the program in that time answers 504 — never a verdict.
+
+// sandboxFusionLanguages maps SandboxFusion's language names to the sandbox's.
+var sandboxFusionLanguages = map[string]string{
+	"python": "python",
+	"cpp":    "cpp",
+}
+
+// compiledLanguages are the sandbox languages with a compile step, whose
+// compile_result is not null.
+var compiledLanguages = map[string]bool{"cpp": true}
+
+// runCodeRequest is SandboxFusion's RunCodeRequest. Fields it has that the
+// sandbox has no use for (args, for pytest) and fields other clients add (ROLL's
+// expected_stdout) are ignored.
+type runCodeRequest struct {
+	Code           *string            `json:"code"`
+	Language       *string            `json:"language"`
+	CompileTimeout *json.Number       `json:"compile_timeout"`
+	RunTimeout     *json.Number       `json:"run_timeout"`
+	MemoryLimitMB  *json.Number       `json:"memory_limit_MB"`
+	Stdin          *string            `json:"stdin"`
+	Files          map[string]*string `json:"files"`
+	FetchFiles     []string           `json:"fetch_files"`
+}
+
+// commandRunResult is SandboxFusion's CommandRunResult.
+type commandRunResult struct {
+	Status        string   `json:"status"` // Finished, Error, TimeLimitExceeded
+	ExecutionTime *float64 `json:"execution_time"`
+	ReturnCode    *int     `json:"return_code"`
+	Stdout        *string  `json:"stdout"`
+	Stderr        *string  `json:"stderr"`
+}
+
+// runCodeResponse is SandboxFusion's RunCodeResponse. Error is rewardmesh's own
+// error object, present on a 4xx or 5xx beside SandboxFusion's fields.
+type runCodeResponse struct {
+	Status          string            `json:"status"` // Success, Failed, SandboxError
+	Message         string            `json:"message"`
+	CompileResult   *commandRunResult `json:"compile_result"`
+	RunResult       *commandRunResult `json:"run_result"`
+	ExecutorPodName *string           `json:"executor_pod_name"`
+	Files           map[string][]byte `json:"files"`
+	Error           *reward.Error     `json:"error,omitempty"`
+}
+
+// sandboxRun is the part of the sandbox's run result this adapter reads.
+type sandboxRun struct {
+	Status   string            `json:"status"`
+	ExitCode int               `json:"exit_code"`
+	Stdout   string            `json:"stdout"`
+	Stderr   string            `json:"stderr"`
+	WallMS   int64             `json:"wall_ms"`
+	Files    map[string][]byte `json:"files"`
+	Executor string            `json:"executor"`
+	Compile  *struct {
+		Status   string `json:"status"`
+		ExitCode int    `json:"exit_code"`
+		Stderr   string `json:"stderr"`
+		WallMS   int64  `json:"wall_ms"`
+	} `json:"compile"`
+	Error *reward.Error `json:"error"`
+}
+
+// SandboxFusion's defaults.
+const (
+	defaultRunCodeTimeout = 10.0 // seconds, compile and run each
+	// runCodeMargin is what a request's budget allows beyond its compile and
+	// run timeouts for waiting on a slot and the trip. verl's client waits 10 s
+	// beyond them, so a 504 reaches it before it gives up.
+	runCodeMargin = 8 * time.Second
+)
+
+func (s *Server) handleRunCode() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		run, err := s.runCodeRun(r)
+		if err != nil {
+			s.failRunCode(w, r, err)
+			return
+		}
+		if run.lang == "" {
+			// SandboxFusion answers a language it has no runner for as its own
+			// error; so does this endpoint, naming what it runs instead.
+			names := slices.Sorted(maps.Keys(sandboxFusionLanguages))
+			encode(w, http.StatusOK, runCodeResponse{Status: "SandboxError", Files: map[string][]byte{},
+				Message: fmt.Sprintf("language %q is not run by this sandbox; it runs %s", run.asked, strings.Join(names, ", "))})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), run.budget)
+		defer cancel()
+		res, err := s.runInSandbox(ctx, run.item)
+		if err != nil {
+			s.failRunCode(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, sandboxFusionResponse(res, compiledLanguages[run.lang]))
+	})
+}
+
+// runCodeRun is a validated RunCodeRequest: the sandbox run item and the
+// request's budget, or lang "" for a language the sandbox does not run.
+type runCodeRun struct {
+	item   json.RawMessage
+	asked  string // the language as the client named it
+	lang   string // the sandbox's name for it
+	budget time.Duration
+}
+
+// runCodeRun validates a RunCodeRequest and turns it into a sandbox run item.
+func (s *Server) runCodeRun(r *http.Request) (runCodeRun, error) {
+	var req runCodeRequest
+	if err := decode(r, &req); err != nil {
+		return runCodeRun{}, err
+	}
+	p := problems{}
+	if req.Code == nil {
+		p["code"] = "required: the program's source"
+	}
+	if req.Language == nil || *req.Language == "" {
+		p["language"] = "required: the language to run the code in (python, cpp)"
+	}
+	compileTimeout, msg := seconds(req.CompileTimeout)
+	if msg != "" {
+		p["compile_timeout"] = msg
+	}
+	runTimeout, msg := seconds(req.RunTimeout)
+	if msg != "" {
+		p["run_timeout"] = msg
+	}
+	memoryMB := 0 // the sandbox's default
+	if req.MemoryLimitMB != nil {
+		v, err := req.MemoryLimitMB.Float64()
+		switch {
+		case err != nil || v != math.Trunc(v) || v > math.MaxInt32:
+			p["memory_limit_MB"] = "want a whole number of megabytes, or -1 for the default"
+		case v > 0:
+			memoryMB = int(v)
+		}
+	}
+	files := make(map[string][]byte, len(req.Files))
+	for name, content := range req.Files {
+		// SandboxFusion writes only string contents, and skips these names.
+		if content == nil || strings.Contains(name, "IGNORE_THIS_FILE") {
+			continue
+		}
+		data, err := decodeBase64(*content)
+		if err != nil {
+			p["files["+name+"]"] = "not base64: " + err.Error()
+			continue
+		}
+		files[name] = data
+	}
+	if err := p.err(); err != nil {
+		return runCodeRun{}, err
+	}
+	run := runCodeRun{asked: *req.Language, lang: sandboxFusionLanguages[*req.Language]}
+	if run.lang == "" {
+		return run, nil
+	}
+	stdin := ""
+	if req.Stdin != nil {
+		stdin = *req.Stdin
+	}
+	item := map[string]any{
+		"language":      run.lang,
+		"source":        *req.Code,
+		"stdin":         stdin,
+		"wall_limit_ms": int(math.Ceil(runTimeout * 1000)),
+		"clamp_limits":  true,
+		"queue":         true,
+		"files":         files,
+		"fetch_files":   req.FetchFiles,
+	}
+	// verl's client waits compile + run timeouts + 10 s whatever the language;
+	// this budget ends before it, so the 504 reaches it.
+	run.budget = time.Duration((compileTimeout+runTimeout)*float64(time.Second)) + runCodeMargin
+	if compiledLanguages[run.lang] {
+		item["compile_limit_ms"] = int(math.Ceil(compileTimeout * 1000))
+	}
+	if memoryMB > 0 {
+		item["memory_limit_mb"] = memoryMB
+	}
+	var err error
+	if run.item, err = json.Marshal(item); err != nil {
+		return runCodeRun{}, reward.Errorf(reward.Internal, "encode the run: %v", err)
+	}
+	return run, nil
+}
+
+// seconds reads a SandboxFusion timeout: seconds, default 10, positive.
+func seconds(n *json.Number) (float64, string) {
+	if n == nil {
+		return defaultRunCodeTimeout, ""
+	}
+	v, err := n.Float64()
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
+		return 0, "want a positive number of seconds"
+	}
+	return min(v, 24*3600), ""
+}
+
+// decodeBase64 decodes standard base64 as Python's b64decode does by default:
+// line breaks are ignored, and padding may be left off.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+	if data, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return data, nil
+	}
+	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+}
+
+// runInSandbox sends one run to the sandbox and waits for its answer until
+// ctx's deadline: busy replicas, a replica that is not reachable yet, and the
+// sandbox's own system errors are tried again, with short jittered backoff so
+// that many waiting clients share slots fairly.
+func (s *Server) runInSandbox(ctx context.Context, item json.RawMessage) (sandboxRun, error) {
+	rt := route{service: "sandbox", op: "run"}
+	backoff := 10 * time.Millisecond
+	systemErrors := 0
+	for {
+		var (
+			res     sandboxRun
+			lastErr error
+		)
+		results, err := s.call(ctx, rt, []json.RawMessage{item})
+		switch {
+		case err != nil:
+			lastErr = err
+		case json.Unmarshal(results[0], &res) != nil:
+			return res, reward.Errorf(reward.Internal, "the sandbox answered an undecodable run result")
+		case res.Error != nil:
+			lastErr = res.Error
+		case res.Status == "se" && systemErrors == 0:
+			// Our failure, not the program's: once more, in another container.
+			systemErrors++
+			lastErr = reward.Errorf(reward.Internal, "the sandbox failed to run the program: %s", res.Stderr)
+		default:
+			return res, nil
+		}
+		var e *reward.Error
+		if !errors.As(lastErr, &e) {
+			e = reward.AsError(lastErr)
+		}
+		if !e.Retryable && e.Code != reward.Busy && e.Code != reward.Unavailable && e.Code != reward.Internal {
+			return res, e
+		}
+		if e.Code == reward.Busy {
+			s.metrics.busy.WithLabelValues(rt.service).Inc()
+		}
+		select {
+		case <-time.After(backoff/2 + rand.N(backoff)):
+			backoff = min(2*backoff, 250*time.Millisecond)
+		case <-ctx.Done():
+			return res, reward.Errorf(reward.Timeout, "no sandbox could run the program within the request's budget (compile + run timeouts + %s): %s", runCodeMargin, e.Message)
+		}
+	}
+}
+
+// sandboxFusionResponse maps a sandbox run to SandboxFusion's answer:
+// ok → Success; tle → Failed with the run TimeLimitExceeded and no return code;
+// re, mle, ole → Failed with the run Finished and a non-zero return code, the
+// reason in stderr; ce → Failed with the compile Finished and non-zero (or
+// TimeLimitExceeded), no run; se → SandboxError.
+func sandboxFusionResponse(res sandboxRun, compiled bool) runCodeResponse {
+	out := runCodeResponse{Status: "Failed", Files: map[string][]byte{}}
+	if res.Executor != "" {
+		out.ExecutorPodName = &res.Executor
+	}
+	for name, data := range res.Files {
+		out.Files[name] = data
+	}
+	if compiled && res.Compile != nil {
+		c := res.Compile
+		out.CompileResult = command("Finished", c.WallMS, c.ExitCode, "", c.Stderr)
+		if c.Status == "tle" {
+			out.CompileResult.Status, out.CompileResult.ReturnCode = "TimeLimitExceeded", nil
+		}
+		if c.Status != "ok" {
+			return out
+		}
+	}
+	switch res.Status {
+	case "ok":
+		out.Status = "Success"
+		out.RunResult = command("Finished", res.WallMS, 0, res.Stdout, res.Stderr)
+	case "tle":
+		out.RunResult = command("TimeLimitExceeded", res.WallMS, 0, res.Stdout, res.Stderr)
+		out.RunResult.ReturnCode = nil
+	case "se":
+		out.Status, out.Message = "SandboxError", "the sandbox failed to run the program: "+res.Stderr
+		out.RunResult = &commandRunResult{Status: "Error", Stderr: &res.Stderr}
+	default: // re, mle, ole, and ce of an interpreted language (a syntax error)
+		stderr := res.Stderr
+		switch res.Status {
+		case "mle":
+			stderr += "\nrewardmesh: memory limit exceeded\n"
+		case "ole":
+			stderr += "\nrewardmesh: output limit exceeded\n"
+		}
+		code := res.ExitCode
+		if code == 0 {
+			code = 1 // killed for a limit: never a clean exit
+		}
+		out.RunResult = command("Finished", res.WallMS, code, res.Stdout, stderr)
+	}
+	return out
+}
+
+func command(status string, wallMS int64, code int, stdout, stderr string) *commandRunResult {
+	secs := float64(wallMS) / 1000
+	return &commandRunResult{Status: status, ExecutionTime: &secs, ReturnCode: &code, Stdout: &stdout, Stderr: &stderr}
+}
+
+// failRunCode answers a request that got no verdict: 4xx when the request was
+// wrong, 504 when the mesh could not run it in time (the one status verl
+// retries), in SandboxFusion's shape with rewardmesh's error beside it.
+func (s *Server) failRunCode(w http.ResponseWriter, r *http.Request, err error) {
+	he := asHTTPError(err)
+	status := he.status
+	if status >= 500 || status == http.StatusTooManyRequests {
+		status = http.StatusGatewayTimeout
+		he.body.Retryable = true
+		s.log.Warn("run_code: no verdict", "request_id", middleware.GetReqID(r.Context()), "code", he.body.Code, "err", he.body.Message)
+	}
+	encode(w, status, runCodeResponse{Status: "SandboxError", Message: he.body.Message, Files: map[string][]byte{}, Error: &he.body})
+}
+
+func (s *Server) handlePing() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, "pong")
+	})
+}
