@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ func TestVerlSandboxFusionClient(t *testing.T) {
 	problems := loadCodeContests(t, 3)
 	base, _ := startUp(t)
 	waitHealthy(t, base)
+	t.Run("outcomes", func(t *testing.T) { runCodeOutcomes(t, base) })
 
 	type job struct {
 		program, stdin, expected string
@@ -88,6 +90,67 @@ func TestVerlSandboxFusionClient(t *testing.T) {
 		if counts[outcome] == 0 {
 			t.Errorf("no test scored %s: the programs do not cover it", outcome)
 		}
+	}
+}
+
+// runCodeOutcomes sends SandboxFusion requests that reach each outcome on the
+// real sandbox and checks SandboxFusion's answer for each.
+func runCodeOutcomes(t *testing.T, base string) {
+	post := func(body map[string]any) (int, map[string]any) {
+		b, _ := json.Marshal(body)
+		return postJSON(t, base+"/run_code", string(b))
+	}
+	run := func(out map[string]any) map[string]any { r, _ := out["run_result"].(map[string]any); return r }
+	compile := func(out map[string]any) map[string]any { r, _ := out["compile_result"].(map[string]any); return r }
+
+	code, out := post(map[string]any{"code": "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n", "language": "python",
+		"stdin": "1 2 3\n", "memory_limit_MB": 1 << 20, "expected_stdout": "6", "run_timeout": 1e6})
+	if code != 200 || out["status"] != "Success" || run(out)["stdout"] != "6\n" || run(out)["return_code"] != 0.0 || out["compile_result"] != nil {
+		t.Errorf("a sum with limits far over the maxima (clamped) and ROLL's extra field: %d %v", code, out)
+	}
+	if name, _ := out["executor_pod_name"].(string); name == "" {
+		t.Errorf("no executor_pod_name: %v", out)
+	}
+
+	_, out = post(map[string]any{"code": "x = bytearray(1 << 30)\nprint(len(x))\n", "language": "python", "memory_limit_MB": 256})
+	if out["status"] != "Failed" || run(out)["status"] != "Finished" || run(out)["return_code"] == 0.0 {
+		t.Errorf("1 GiB under 256 MB: %v", out)
+	}
+
+	_, out = post(map[string]any{"code": "int main() { return x; }\n", "language": "cpp"})
+	if out["status"] != "Failed" || compile(out)["status"] != "Finished" || compile(out)["return_code"] == 0.0 || out["run_result"] != nil {
+		t.Errorf("a C++ compile error: %v", out)
+	}
+
+	header := base64.StdEncoding.EncodeToString([]byte("int twice(int x) { return 2 * x; }\n"))
+	_, out = post(map[string]any{"code": "#include <cstdio>\n#include \"twice.h\"\nint main(){ FILE* f = fopen(\"out.txt\", \"w\"); fprintf(f, \"%d\", twice(21)); fclose(f); puts(\"done\"); }\n",
+		"language": "cpp", "files": map[string]any{"twice.h": header, "unused": nil}, "fetch_files": []string{"out.txt", "absent.txt"}})
+	files, _ := out["files"].(map[string]any)
+	if out["status"] != "Success" || compile(out)["return_code"] != 0.0 || files["out.txt"] != base64.StdEncoding.EncodeToString([]byte("42")) || len(files) != 1 {
+		t.Errorf("C++ with a header from files, fetching what it wrote: %v", out)
+	}
+
+	_, out = post(map[string]any{"code": "import time\ntime.sleep(10)\n", "language": "python", "run_timeout": 0.5})
+	if out["status"] != "Failed" || run(out)["status"] != "TimeLimitExceeded" || run(out)["return_code"] != nil {
+		t.Errorf("a sleeper past run_timeout 0.5: %v", out)
+	}
+
+	code, out = post(map[string]any{"code": "print(1)", "language": "python", "files": map[string]any{"../../etc/cron.d/x": header}})
+	if code != 400 || out["status"] != "SandboxError" {
+		t.Errorf("a file path leaving the work dir: %d %v", code, out)
+	}
+	code, out = post(map[string]any{"code": "fn main() {}", "language": "cobol"})
+	if code != 200 || out["status"] != "SandboxError" {
+		t.Errorf("an unknown language: %d %v", code, out)
+	}
+	var pong string
+	resp, err := http.Get(base + "/v1/ping")
+	if err == nil {
+		_ = json.NewDecoder(resp.Body).Decode(&pong)
+		resp.Body.Close()
+	}
+	if pong != "pong" {
+		t.Errorf("GET /v1/ping: %q %v", pong, err)
 	}
 }
 
