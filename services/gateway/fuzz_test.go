@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -73,11 +74,15 @@ func FuzzAPIBodies(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer nc.Close()
-	handler, _ := NewServer(Config{MaxBodyBytes: 1 << 20}, mesh.NewClient(nc), cache.NewMemory(100), nil, nil, prometheus.NewRegistry())
-	paths := []string{"/v1/math/verify", "/v1/rewards", "/get_reward", "/v1/jobs", "/v1/swe/similarity", "/v1/rm/score"}
+	handler, _ := NewServer(Config{MaxBodyBytes: 1 << 20, OutageWaitFor: time.Millisecond}, mesh.NewClient(nc), cache.NewMemory(100), nil, nil, prometheus.NewRegistry())
+	paths := []string{"/v1/math/verify", "/v1/rewards", "/get_reward", "/v1/jobs", "/v1/swe/similarity", "/v1/rm/score",
+		"/verify", "/reward", "/seed_session"}
 	for i, seed := range []string{`{"items":[]}`, `{"items":[{"domain":"math"}]}`, `{"query":["a"],"labels":["1"]}`,
 		`{"items":[1,"x",null,{"domain":"zzz"}]}`, `{"items":[{"domain":"math","id":{"nested":[1]}}]}`, "{\"items\":[\"\xff\xfe\"]}",
-		`{"items":` + strings.Repeat("[", 100) + `}`, `{"query":null,"labels":null}`} {
+		`{"items":` + strings.Repeat("[", 100) + `}`, `{"query":null,"labels":null}`,
+		`{"expected_answer":"4","response":{"output":[{"type":"message","content":[{"type":"output_text","text":"4"}]}]}}`,
+		`{"verifier_metadata":{"unit_tests":{"packed":"eJyrVsrMKygtKVayilYyVIqtBQAvvwVH"}},"response":{"output":[]}}`,
+		`{"prompt":[{"role":"user","content":"x"}],"response":"4","label":{"domain":"math","reference":{"gold":"4"}}}`} {
 		f.Add(uint8(i), []byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {

@@ -279,7 +279,7 @@ func TestOpenRLHF(t *testing.T) {
 // with a retryable status (OpenRLHF's client retries non-2xx); one that is wrong
 // itself scores 0 and is flagged in extra_logs.reward_error.
 func TestOpenRLHFFailedItems(t *testing.T) {
-	f := newFixture(t, gateway.Config{}, nil)
+	f := newFixture(t, gateway.Config{OutageWaitFor: 100 * time.Millisecond}, nil)
 	status, out := f.post(t, "/get_reward", `{"query":["4","e4"],
 		"labels":["4","{\"domain\":\"chess\"}"]}`)
 	if status != 200 {
@@ -489,16 +489,7 @@ func TestJobWaitsForAServiceThatIsNotUpYet(t *testing.T) {
 		t.Fatalf("submit: %d %v", status, out)
 	}
 	time.Sleep(time.Second) // the worker has tried, and found no swe service
-	late := func(_ context.Context, raw json.RawMessage) any {
-		var in reward.Item
-		_ = json.Unmarshal(raw, &in)
-		return reward.Result{ID: in.ID, Domain: in.Domain, Reward: 0.5}
-	}
-	svc, err := mesh.Serve(f.nc, mesh.Config{Name: "swe", Endpoints: []mesh.Endpoint{{Name: "rewards", Handler: mesh.Batch(late, 1)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Stop(time.Second)
+	f.serveRewards(t, "swe", func(in reward.Item) reward.Result { return reward.Result{ID: in.ID, Domain: in.Domain, Reward: 0.5} })
 	var view map[string]any
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get(f.srv.URL + "/v1/jobs/" + out["job_id"].(string))

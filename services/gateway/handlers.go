@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -154,64 +153,12 @@ func (s *Server) handleRewards() http.Handler {
 // JobScorer scores a job's items for the job worker, as /v1/rewards does, with
 // one difference: nobody waits on a job, so an item the mesh could not score now
 // (a service restarting, NATS reconnecting, every replica busy) is tried again
-// with backoff for up to JobRetryFor before its error is published. A reward-model
-// group is retried whole: its rewards are normalized over the members scored
-// together, so none is published until the whole group has scored in one request.
+// with backoff for up to JobRetryFor before its error is published, a
+// reward-model group whole. Items unanswered when ctx ends leave the job unacked,
+// for another worker.
 func (s *Server) JobScorer() mesh.Scorer {
 	return func(ctx context.Context, items []reward.Item, emit func(int, reward.Result)) {
-		raw := make([]json.RawMessage, len(items))
-		for i, item := range items {
-			raw[i], _ = json.Marshal(item)
-		}
-		pending := make([]int, len(items))
-		for i := range pending {
-			pending[i] = i
-		}
-		giveUp := time.Now().Add(s.cfg.JobRetryFor)
-		backoff := 250 * time.Millisecond
-		for len(pending) > 0 {
-			batch := make([]json.RawMessage, len(pending))
-			for k, i := range pending {
-				batch[k] = raw[i]
-			}
-			var mu sync.Mutex
-			got := make(map[int]reward.Result, len(pending))
-			_ = s.score(ctx, batch, func(k int, r reward.Result) {
-				mu.Lock()
-				got[pending[k]] = r
-				mu.Unlock()
-			})
-			retry := map[int]bool{}
-			retryGroup := map[string]bool{}
-			if time.Now().Add(backoff).Before(giveUp) {
-				for i, r := range got {
-					if r.Error != nil && (r.Error.Retryable || r.Error.Code == reward.Busy) {
-						retry[i] = true
-						if g := items[i].NormalizedGroup(); g != "" {
-							retryGroup[g] = true
-						}
-					}
-				}
-			}
-			var again []int
-			for _, i := range pending {
-				if retry[i] || retryGroup[items[i].NormalizedGroup()] {
-					again = append(again, i)
-				} else if r, ok := got[i]; ok {
-					emit(i, r)
-				}
-			}
-			if len(again) == 0 {
-				return
-			}
-			select {
-			case <-time.After(backoff):
-				backoff = min(2*backoff, 5*time.Second)
-			case <-ctx.Done():
-				return // unanswered items leave the job unacked, for another worker
-			}
-			pending = again
-		}
+		s.scoreRetrying(ctx, items, s.cfg.JobRetryFor, emit)
 	}
 }
 
@@ -295,56 +242,51 @@ func (s *Server) handleOpenRLHF() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		items := make([]json.RawMessage, len(req.Query))
+		// With several reward URLs OpenRLHF splits a batch among them and sends the
+		// later ones empty lists when it runs short: they are answered empty lists.
+		items := make([]reward.Item, len(req.Query))
 		for i, q := range req.Query {
 			response := q
 			if req.Prompts != nil {
 				response = strings.TrimPrefix(q, req.Prompts[i])
 			}
-			item := labelItem(req.Labels[i])
-			item.Response = response
-			items[i], _ = json.Marshal(item)
+			items[i] = labelItem(req.Labels[i])
+			items[i].Response = response
 		}
 		// The protocol has no place for an item's error, and a 0 in its place would
-		// teach the policy something false. An item the mesh could not score now
-		// fails the request with a retryable 5xx, which OpenRLHF's client retries;
-		// an item that is wrong itself (a bad label) scores 0, flagged per sample in
+		// teach the policy something false. An item the mesh could not score, even
+		// after waiting out a short outage, fails the request with a 5xx (retryable
+		// where the mesh may recover), which OpenRLHF's client retries; an item that
+		// is wrong itself (a bad label) scores 0, flagged per sample in
 		// extra_logs.reward_error (numeric, as OpenRLHF logs extra_logs) and logged.
 		var (
-			mu      sync.Mutex
-			retry   *reward.Error
-			retries int
-			bad     []string
+			unscored      *reward.Error
+			unscoredCount int
+			bad           []string
 		)
 		rewards := make([]float64, len(items))
 		failed := make([]float64, len(items))
-		err := s.score(r.Context(), items, func(i int, res reward.Result) {
+		for i, res := range s.scoreWaiting(r.Context(), items) {
 			rewards[i] = res.Reward
 			if res.Error == nil {
-				return
+				continue
 			}
 			failed[i], rewards[i] = 1, 0
-			mu.Lock()
-			defer mu.Unlock()
-			if res.Error.Retryable {
-				retries++
-				if retry == nil {
-					retry = res.Error
+			if !itemAtFault(res.Error) {
+				unscoredCount++
+				if unscored == nil {
+					unscored = res.Error
 				}
 			} else if len(bad) < 3 {
 				bad = append(bad, fmt.Sprintf("query %d: %s", i, res.Error.Message))
 			}
-		})
-		if err != nil {
-			s.fail(w, r, err)
-			return
 		}
-		if retry != nil {
-			s.fail(w, r, &httpError{status: retry.Code.HTTPStatus(), body: reward.Error{
-				Code:      retry.Code,
-				Message:   fmt.Sprintf("%d of %d queries could not be scored now, retry the request: %s", retries, len(items), retry.Message),
-				Retryable: true,
-			}})
+		if unscored != nil {
+			s.fail(w, r, itemFailure(&reward.Error{
+				Code:      unscored.Code,
+				Message:   fmt.Sprintf("%d of %d queries could not be scored now, retry the request: %s", unscoredCount, len(items), unscored.Message),
+				Retryable: meshFailed(unscored),
+			}))
 			return
 		}
 		if len(bad) > 0 {

@@ -17,6 +17,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	r.Use(s.recoverer)
 
 	r.Get("/healthz", s.handleHealth().ServeHTTP)
+	r.Method(http.MethodGet, "/v1/ping", s.handlePing()) // SandboxFusion's health check
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
 	r.Group(func(r chi.Router) {
@@ -33,6 +34,10 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 		r.Method(http.MethodPost, "/v1/jobs", s.handleJobSubmit())
 		r.Method(http.MethodGet, "/v1/jobs/{id}", s.handleJobGet())
 		r.Method(http.MethodPost, "/get_reward", s.handleOpenRLHF())
+		r.Method(http.MethodPost, "/run_code", s.handleRunCode())
+		r.Method(http.MethodPost, "/seed_session", s.handleSeedSession())
+		r.Method(http.MethodPost, "/verify", s.handleVerify())
+		r.Method(http.MethodPost, "/reward", s.handleSlime())
 	})
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,11 @@ type Config struct {
 	// JobRetryFor is how long a job's item is retried while the mesh cannot score
 	// it (a service not running, a replica silent, every replica busy); default 2m.
 	JobRetryFor time.Duration
+	// OutageWaitFor is how long the trainer protocols (/get_reward, /verify,
+	// /reward) wait out a mesh that cannot score an item now (a service
+	// restarting, NATS reconnecting), trying again with backoff, before they
+	// answer a retryable 5xx; default 30s. Their clients retry only a few times.
+	OutageWaitFor time.Duration
 	// Services are the services /healthz asks; default math, sandbox, swe, rm.
 	Services []string
 }
@@ -42,6 +47,9 @@ func (c *Config) defaults() {
 	}
 	if c.JobRetryFor <= 0 {
 		c.JobRetryFor = 2 * time.Minute
+	}
+	if c.OutageWaitFor <= 0 {
+		c.OutageWaitFor = 30 * time.Second
 	}
 	if c.BusyRetryFor <= 0 {
 		c.BusyRetryFor = 30 * time.Second

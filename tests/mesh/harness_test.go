@@ -173,9 +173,15 @@ func waitTCP(t *testing.T, addr string) {
 // startUp runs `rewardmesh up` on a free port and waits until it answers HTTP.
 func startUp(t *testing.T, extra ...string) (string, *proc) {
 	t.Helper()
+	return startUpEnv(t, nil, extra...)
+}
+
+// startUpEnv is startUp with extra environment variables (NAME=value).
+func startUpEnv(t *testing.T, env []string, extra ...string) (string, *proc) {
+	t.Helper()
 	port := freePort(t)
 	args := append([]string{"up", "--http", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
-	p := start(t, "rewardmesh up", binary, args...)
+	p := startEnv(t, env, "rewardmesh up", binary, args...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitHTTP(t, base+"/metrics")
 	return base, p
