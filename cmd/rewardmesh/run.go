@@ -139,6 +139,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("serve", env)
 	var m meshFlags
 	m.register(fs, env, ":8080")
+	metrics := fs.String("metrics", env.getenv("REWARDMESH_METRICS"), "serve Prometheus metrics at ADDR/metrics (env REWARDMESH_METRICS); the gateway serves them at its own /metrics")
 	if len(args) > 0 && isHelp(args[0]) {
 		return fs.Parse([]string{"-h"}) // `serve -h`: the flags, before a service is named
 	}
@@ -157,7 +158,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	opts := node.Options{NATSURL: m.nats, RedisURL: m.redis, Services: []string{name},
-		Getenv: env.getenv, Log: log, ShutdownTimeout: m.shutdown}
+		Getenv: env.getenv, Log: log, ShutdownTimeout: m.shutdown, MetricsAddr: *metrics}
 	if name == "gateway" {
 		opts.HTTPAddr = m.http
 	}

@@ -23,6 +23,7 @@ rewardmesh up --services math,gateway          # only the math service behind th
 rewardmesh up --nats nats://127.0.0.1:4222 --redis redis://127.0.0.1:6379 --http 0.0.0.0:8080`},
 	"serve": {"rewardmesh serve gateway|math|rm|sandbox|swe --nats URL [flags]", `
 rewardmesh serve math --nats nats://127.0.0.1:4222    # one more math replica for the mesh
+rewardmesh serve sandbox --nats nats://127.0.0.1:4222 --metrics 0.0.0.0:9102   # its stage timings at :9102/metrics
 rewardmesh serve gateway --nats nats://127.0.0.1:4222 --http 0.0.0.0:8080 --redis redis://127.0.0.1:6379
 rewardmesh serve trainer -h                           # the trainer joined to the mesh takes train's flags`},
 	"serve trainer": {"rewardmesh serve trainer --nats URL [train's flags]", `

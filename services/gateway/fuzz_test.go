@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rewardmesh/rewardmesh/services/gateway/scoring"
 	"github.com/rewardmesh/rewardmesh/shared/cache"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
@@ -36,30 +37,6 @@ func FuzzLabelItem(f *testing.F) {
 	})
 }
 
-// FuzzWithID: setting an id never loses the result's other fields.
-func FuzzWithID(f *testing.F) {
-	f.Add([]byte(`{"correct":true,"reward":1}`), []byte(`"a"`))
-	f.Add([]byte(`{"id":3}`), []byte(`null`))
-	f.Add([]byte(`[1]`), []byte(`7`))
-	f.Fuzz(func(t *testing.T, result, id []byte) {
-		out := withID(result, id)
-		var before, after map[string]json.RawMessage
-		if json.Unmarshal(result, &before) != nil {
-			return
-		}
-		if err := json.Unmarshal(out, &after); err != nil {
-			t.Fatalf("withID(%q, %q) = %q: %v", result, id, out, err)
-		}
-		for k := range before {
-			if k != "id" {
-				if _, ok := after[k]; !ok {
-					t.Fatalf("withID lost %q", k)
-				}
-			}
-		}
-	})
-}
-
 // FuzzAPIBodies: whatever a client sends, every endpoint answers JSON with a 2xx
 // or a 4xx/503 error shape, never a 500 or a panic. No service runs, so every
 // well-formed item is answered unavailable.
@@ -74,7 +51,10 @@ func FuzzAPIBodies(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer nc.Close()
-	handler, _ := NewServer(Config{MaxBodyBytes: 1 << 20, OutageWaitFor: time.Millisecond}, mesh.NewClient(nc), cache.NewMemory(100), nil, nil, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	client := mesh.NewClient(nc)
+	engine := scoring.New(scoring.Config{}, client, cache.NewMemory(100), reg)
+	handler := NewServer(Config{MaxBodyBytes: 1 << 20, OutageWaitFor: time.Millisecond}, engine, client, nil, nil, reg)
 	paths := []string{"/v1/math/verify", "/v1/rewards", "/get_reward", "/v1/jobs", "/v1/swe/similarity", "/v1/rm/score",
 		"/verify", "/reward", "/seed_session"}
 	for i, seed := range []string{`{"items":[]}`, `{"items":[{"domain":"math"}]}`, `{"query":["a"],"labels":["1"]}`,

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rewardmesh/rewardmesh/services/gateway"
+	"github.com/rewardmesh/rewardmesh/services/gateway/scoring"
 	"github.com/rewardmesh/rewardmesh/shared/cache"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
@@ -42,7 +43,10 @@ func (c *counting) config(name string) mesh.Config {
 		if err := mesh.DecodeItem(raw, &in); err != nil {
 			return map[string]any{"error": err}
 		}
-		return map[string]any{"id": in.ID, "correct": in.Gold == in.Pred}
+		return struct {
+			ID      json.RawMessage `json:"id,omitempty"`
+			Correct bool            `json:"correct"`
+		}{in.ID, in.Gold == in.Pred}
 	}
 	rewards := func(_ context.Context, raw json.RawMessage) any {
 		c.items.Add(1)
@@ -74,6 +78,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg gateway.Config, c cache.Cache) *fixture {
 	t.Helper()
+	return newFixtureScoring(t, cfg, scoring.Config{}, c)
+}
+
+// newFixtureScoring is newFixture with the scoring engine configured too.
+func newFixtureScoring(t *testing.T, cfg gateway.Config, scfg scoring.Config, c cache.Cache) *fixture {
+	t.Helper()
 	emb, err := mesh.StartServer(mesh.ServerOptions{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +109,11 @@ func newFixture(t *testing.T, cfg gateway.Config, c cache.Cache) *fixture {
 	if len(cfg.Services) == 0 {
 		cfg.Services = []string{"math"}
 	}
-	handler, s := gateway.NewServer(cfg, mesh.NewClient(nc), c, jobs, nil, prometheus.NewRegistry())
-	go func() { _ = jobs.Work(ctx, s.JobScorer(), 4) }()
+	reg := prometheus.NewRegistry()
+	client := mesh.NewClient(nc)
+	engine := scoring.New(scfg, client, c, reg)
+	handler := gateway.NewServer(cfg, engine, client, jobs, nil, reg)
+	go func() { _ = jobs.Work(ctx, engine.ScoreJob, 4) }()
 	f.srv = httptest.NewServer(handler)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -136,7 +149,7 @@ func (f *fixture) post(t *testing.T, path string, body string) (int, map[string]
 }
 
 func TestBatchRoutesToServiceAndEchoesIDs(t *testing.T) {
-	f := newFixture(t, gateway.Config{ChunkSize: 2}, nil)
+	f := newFixtureScoring(t, gateway.Config{}, scoring.Config{ChunkSize: 2}, nil)
 	code, out := f.post(t, "/v1/math/verify", `{"items":[
 		{"id":"a","gold":"1","pred":"1"},{"id":7,"gold":"1","pred":"2"},{"gold":"3","pred":"3"},
 		{"id":"d","gold":"4","pred":"4"},{"id":"e","gold":"5","pred":"6"}]}`)

@@ -8,7 +8,7 @@ import (
 )
 
 // handleHealth asks every service over NATS; 200 when all answer, 503 otherwise.
-func (s *Server) handleHealth() http.Handler {
+func (s *server) handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

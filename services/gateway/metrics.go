@@ -8,13 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
+// metrics are the HTTP side's; the engine counts items, calls and busy answers.
 type metrics struct {
-	requests    *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	items       *prometheus.CounterVec
-	calls       *prometheus.HistogramVec
-	busy        *prometheus.CounterVec
-	cacheErrors *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -26,22 +23,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "rewardmesh_http_request_seconds", Help: "HTTP request latency by route.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 20),
 		}, []string{"route"}),
-		items: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rewardmesh_items_total", Help: "Batch items by service and outcome (cached, scored, error).",
-		}, []string{"service", "outcome"}),
-		calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rewardmesh_service_call_seconds", Help: "NATS calls to services by service and operation.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 22),
-		}, []string{"service", "op"}),
-		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rewardmesh_busy_total", Help: "Calls a service answered busy.",
-		}, []string{"service"}),
-		cacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rewardmesh_cache_errors_total", Help: "Reward cache failures (the request went on uncached).",
-		}, []string{"op"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.items, m.calls, m.busy, m.cacheErrors,
+		reg.MustRegister(m.requests, m.latency,
 			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m

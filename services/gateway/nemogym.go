@@ -27,7 +27,7 @@ const maxUnpackedTests = 256 << 20
 // handleSeedSession answers NeMo-Gym's /seed_session. rewardmesh keeps no state
 // per rollout; an Environment Server's resources_session_id is echoed back, as
 // NeMo-Gym's own servers do, and anything else (the agent posts the row) gets {}.
-func (s *Server) handleSeedSession() http.Handler {
+func (s *server) handleSeedSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			SessionID json.RawMessage `json:"resources_session_id"`
@@ -48,7 +48,7 @@ func (s *Server) handleSeedSession() http.Handler {
 
 // handleVerify answers NeMo-Gym's /verify: the request echoed back with "reward"
 // added, and rewardmesh's domain and details under "rewardmesh".
-func (s *Server) handleVerify() http.Handler {
+func (s *server) handleVerify() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var row map[string]json.RawMessage
 		if err := decode(r, &row); err != nil {
@@ -56,7 +56,7 @@ func (s *Server) handleVerify() http.Handler {
 			return
 		}
 		if row == nil {
-			s.fail(w, r, errorf(http.StatusBadRequest, reward.Invalid, "the body must be a JSON object: the dataset row with the policy's response"))
+			s.fail(w, r, reward.Errorf(reward.Invalid, "the body must be a JSON object: the dataset row with the policy's response"))
 			return
 		}
 		item, err := nemoGymItem(row)

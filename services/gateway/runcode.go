@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -14,8 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
-
+	"github.com/rewardmesh/rewardmesh/services/gateway/scoring"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 
@@ -101,7 +99,7 @@ const (
 	runCodeMargin = 8 * time.Second
 )
 
-func (s *Server) handleRunCode() http.Handler {
+func (s *server) handleRunCode() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		run, err := s.runCodeRun(r)
 		if err != nil {
@@ -137,11 +135,37 @@ type runCodeRun struct {
 }
 
 // runCodeRun validates a RunCodeRequest and turns it into a sandbox run item.
-func (s *Server) runCodeRun(r *http.Request) (runCodeRun, error) {
+func (s *server) runCodeRun(r *http.Request) (runCodeRun, error) {
 	var req runCodeRequest
 	if err := decode(r, &req); err != nil {
 		return runCodeRun{}, err
 	}
+	limits, err := req.check()
+	if err != nil {
+		return runCodeRun{}, err
+	}
+	run := runCodeRun{asked: *req.Language, lang: sandboxFusionLanguages[*req.Language]}
+	if run.lang == "" {
+		return run, nil
+	}
+	// verl's client waits compile + run timeouts + 10 s whatever the language;
+	// this budget ends before it, so the 504 reaches it.
+	run.budget = time.Duration((limits.compileSeconds+limits.runSeconds)*float64(time.Second)) + runCodeMargin
+	if run.item, err = req.sandboxItem(run.lang, limits); err != nil {
+		return runCodeRun{}, reward.Errorf(reward.Internal, "encode the run: %v", err)
+	}
+	return run, nil
+}
+
+// runCodeLimits are a RunCodeRequest's limits and files, checked.
+type runCodeLimits struct {
+	compileSeconds, runSeconds float64
+	memoryMB                   int // 0: the sandbox's default
+	files                      map[string][]byte
+}
+
+// check validates the request: every problem at once, as a 400.
+func (req *runCodeRequest) check() (runCodeLimits, error) {
 	p := problems{}
 	if req.Code == nil {
 		p["code"] = "required: the program's source"
@@ -149,25 +173,24 @@ func (s *Server) runCodeRun(r *http.Request) (runCodeRun, error) {
 	if req.Language == nil || *req.Language == "" {
 		p["language"] = "required: the language to run the code in (python, cpp)"
 	}
-	compileTimeout, msg := seconds(req.CompileTimeout)
-	if msg != "" {
+	var l runCodeLimits
+	var msg string
+	if l.compileSeconds, msg = seconds(req.CompileTimeout); msg != "" {
 		p["compile_timeout"] = msg
 	}
-	runTimeout, msg := seconds(req.RunTimeout)
-	if msg != "" {
+	if l.runSeconds, msg = seconds(req.RunTimeout); msg != "" {
 		p["run_timeout"] = msg
 	}
-	memoryMB := 0 // the sandbox's default
 	if req.MemoryLimitMB != nil {
 		v, err := req.MemoryLimitMB.Float64()
 		switch {
 		case err != nil || v != math.Trunc(v) || v > math.MaxInt32:
 			p["memory_limit_MB"] = "want a whole number of megabytes, or -1 for the default"
 		case v > 0:
-			memoryMB = int(v)
+			l.memoryMB = int(v)
 		}
 	}
-	files := make(map[string][]byte, len(req.Files))
+	l.files = make(map[string][]byte, len(req.Files))
 	for name, content := range req.Files {
 		// SandboxFusion writes only string contents, and skips these names.
 		if content == nil || strings.Contains(name, "IGNORE_THIS_FILE") {
@@ -178,43 +201,34 @@ func (s *Server) runCodeRun(r *http.Request) (runCodeRun, error) {
 			p["files["+name+"]"] = "not base64: " + err.Error()
 			continue
 		}
-		files[name] = data
+		l.files[name] = data
 	}
-	if err := p.err(); err != nil {
-		return runCodeRun{}, err
-	}
-	run := runCodeRun{asked: *req.Language, lang: sandboxFusionLanguages[*req.Language]}
-	if run.lang == "" {
-		return run, nil
-	}
+	return l, p.err()
+}
+
+// sandboxItem is the sandbox run item for the request, in the sandbox's lang.
+func (req *runCodeRequest) sandboxItem(lang string, l runCodeLimits) (json.RawMessage, error) {
 	stdin := ""
 	if req.Stdin != nil {
 		stdin = *req.Stdin
 	}
 	item := map[string]any{
-		"language":      run.lang,
+		"language":      lang,
 		"source":        *req.Code,
 		"stdin":         stdin,
-		"wall_limit_ms": int(math.Ceil(runTimeout * 1000)),
+		"wall_limit_ms": int(math.Ceil(l.runSeconds * 1000)),
 		"clamp_limits":  true,
 		"queue":         true,
-		"files":         files,
+		"files":         l.files,
 		"fetch_files":   req.FetchFiles,
 	}
-	// verl's client waits compile + run timeouts + 10 s whatever the language;
-	// this budget ends before it, so the 504 reaches it.
-	run.budget = time.Duration((compileTimeout+runTimeout)*float64(time.Second)) + runCodeMargin
-	if compiledLanguages[run.lang] {
-		item["compile_limit_ms"] = int(math.Ceil(compileTimeout * 1000))
+	if compiledLanguages[lang] {
+		item["compile_limit_ms"] = int(math.Ceil(l.compileSeconds * 1000))
 	}
-	if memoryMB > 0 {
-		item["memory_limit_mb"] = memoryMB
+	if l.memoryMB > 0 {
+		item["memory_limit_mb"] = l.memoryMB
 	}
-	var err error
-	if run.item, err = json.Marshal(item); err != nil {
-		return runCodeRun{}, reward.Errorf(reward.Internal, "encode the run: %v", err)
-	}
-	return run, nil
+	return json.Marshal(item)
 }
 
 // seconds reads a SandboxFusion timeout: seconds, default 10, positive.
@@ -244,12 +258,15 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
 }
 
+// sandboxRunOp is the sandbox's op that runs one program; its runs are never
+// cached (a program may read the clock, or the dice).
+var sandboxRunOp = scoring.Op{Service: "sandbox", Name: "run"}
+
 // runInSandbox sends one run to the sandbox and waits for its answer until
 // ctx's deadline: busy replicas, a replica that is not reachable yet, and the
 // sandbox's own system errors are tried again, with short jittered backoff so
 // that many waiting clients share slots fairly.
-func (s *Server) runInSandbox(ctx context.Context, item json.RawMessage) (sandboxRun, error) {
-	rt := route{service: "sandbox", op: "run"}
+func (s *server) runInSandbox(ctx context.Context, item json.RawMessage) (sandboxRun, error) {
 	backoff := 10 * time.Millisecond
 	systemErrors := 0
 	for {
@@ -257,11 +274,11 @@ func (s *Server) runInSandbox(ctx context.Context, item json.RawMessage) (sandbo
 			res     sandboxRun
 			lastErr error
 		)
-		results, err := s.call(ctx, rt, []json.RawMessage{item})
+		result, err := s.engine.CallItem(ctx, sandboxRunOp, item)
 		switch {
 		case err != nil:
 			lastErr = err
-		case json.Unmarshal(results[0], &res) != nil:
+		case json.Unmarshal(result, &res) != nil:
 			return res, reward.Errorf(reward.Internal, "the sandbox answered an undecodable run result")
 		case res.Error != nil:
 			lastErr = res.Error
@@ -272,15 +289,9 @@ func (s *Server) runInSandbox(ctx context.Context, item json.RawMessage) (sandbo
 		default:
 			return res, nil
 		}
-		var e *reward.Error
-		if !errors.As(lastErr, &e) {
-			e = reward.AsError(lastErr)
-		}
+		e := reward.AsError(lastErr)
 		if !e.Retryable && e.Code != reward.Busy && e.Code != reward.Unavailable && e.Code != reward.Internal {
 			return res, e
-		}
-		if e.Code == reward.Busy {
-			s.metrics.busy.WithLabelValues(rt.service).Inc()
 		}
 		select {
 		case <-time.After(backoff/2 + rand.N(backoff)):
@@ -349,18 +360,19 @@ func command(status string, wallMS int64, code int, stdout, stderr string) *comm
 // failRunCode answers a request that got no verdict: 4xx when the request was
 // wrong, 504 when the mesh could not run it in time (the one status verl
 // retries), in SandboxFusion's shape with rewardmesh's error beside it.
-func (s *Server) failRunCode(w http.ResponseWriter, r *http.Request, err error) {
-	he := asHTTPError(err)
-	status := he.status
-	if status >= 500 || status == http.StatusTooManyRequests {
+func (s *server) failRunCode(w http.ResponseWriter, r *http.Request, err error) {
+	e, hidden := clientError(err)
+	failure := *e
+	status := httpStatus(e)
+	if status >= http.StatusInternalServerError || status == http.StatusTooManyRequests {
 		status = http.StatusGatewayTimeout
-		he.body.Retryable = true
-		s.log.Warn("run_code: no verdict", "request_id", middleware.GetReqID(r.Context()), "code", he.body.Code, "err", he.body.Message)
+		failure.Retryable = true
 	}
-	encode(w, status, runCodeResponse{Status: "SandboxError", Message: he.body.Message, Files: map[string][]byte{}, Error: &he.body})
+	s.logFailure(r, status, &failure, hidden)
+	encode(w, status, runCodeResponse{Status: "SandboxError", Message: failure.Message, Files: map[string][]byte{}, Error: &failure})
 }
 
-func (s *Server) handlePing() http.Handler {
+func (s *server) handlePing() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, "pong")
 	})

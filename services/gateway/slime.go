@@ -14,7 +14,7 @@ import (
 // slime takes the reward with --reward-key reward. slime's client retries every
 // non-2xx with backoff (10 tries, about 2.5 minutes) and then fails the rollout,
 // so an error is never dressed up as a reward.
-func (s *Server) handleSlime() http.Handler {
+func (s *server) handleSlime() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The prompt slime also sends is not what rewardmesh scores; a label that
 		// needs it (a reward model's) carries it in its reference.

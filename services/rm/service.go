@@ -225,26 +225,6 @@ func noModel() *reward.Error {
 	return reward.Errorf(reward.Unavailable, "no reward model is configured on the rm service: set %s to a vLLM or OpenAI-compatible server", EnvURL)
 }
 
-func decodeBatch(payload []byte) ([]json.RawMessage, error) {
-	var req struct {
-		Items []json.RawMessage `json:"items"`
-	}
-	if err := json.Unmarshal(payload, &req); err != nil {
-		return nil, reward.Errorf(reward.Invalid, "decode batch: %v", err)
-	}
-	return req.Items, nil
-}
-
-func encodeResults[T any](results []T) ([]byte, error) {
-	out, err := json.Marshal(struct {
-		Results []T `json:"results"`
-	}{results})
-	if err != nil {
-		return nil, fmt.Errorf("encode results: %w", err)
-	}
-	return out, nil
-}
-
 // scoreResult is one result of POST /v1/rm/score.
 type scoreResult struct {
 	ID         json.RawMessage `json:"id,omitempty"`
@@ -256,7 +236,7 @@ type scoreResult struct {
 // handleScore scores a batch. It is not mesh.Batch: normalization needs every
 // score of a group, so the whole batch is scored before any result is built.
 func (s *Service) handleScore(ctx context.Context, payload []byte) ([]byte, error) {
-	items, err := decodeBatch(payload)
+	items, err := mesh.DecodeBatch(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +259,7 @@ func (s *Service) handleScore(ctx context.Context, payload []byte) ([]byte, erro
 		}
 	}
 	if len(convs) == 0 {
-		return encodeResults(results)
+		return mesh.EncodeResults(results)
 	}
 	scored := s.client.Score(ctx, convs)
 	groups := make(map[string][]member)
@@ -297,7 +277,7 @@ func (s *Service) handleScore(ctx context.Context, payload []byte) ([]byte, erro
 	for i, v := range normalizeGroups(groups) {
 		results[i].Normalized = &v
 	}
-	return encodeResults(results)
+	return mesh.EncodeResults(results)
 }
 
 // verifyResult is one result of POST /v1/if/verify.
@@ -405,7 +385,7 @@ type rewardTask struct {
 // group name: an rm group and an if group of the same name are different
 // prompts.
 func (s *Service) handleRewards(ctx context.Context, payload []byte) ([]byte, error) {
-	items, err := decodeBatch(payload)
+	items, err := mesh.DecodeBatch(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +428,7 @@ func (s *Service) handleRewards(ctx context.Context, payload []byte) ([]byte, er
 	for i := range tasks {
 		results[i] = tasks[i].result()
 	}
-	return encodeResults(results)
+	return mesh.EncodeResults(results)
 }
 
 // prepareReward decodes one rewards item and decides what it needs.

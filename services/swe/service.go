@@ -132,12 +132,6 @@ func (s *Service) MeshConfig() mesh.Config {
 	}
 }
 
-// itemError is a failed item: `{"id"?, "error":{"code","message"}}`.
-type itemError struct {
-	ID    json.RawMessage `json:"id,omitempty"`
-	Error *reward.Error   `json:"error"`
-}
-
 // rewardRequest is a POST /v1/swe/reward item, and (without ID and Response) the
 // reference of a domain "swe" reward.Item.
 type rewardRequest struct {
@@ -206,18 +200,18 @@ func (s *Service) score(ctx context.Context, t Task) (Outcome, error) {
 func (s *Service) rewardItem(ctx context.Context, item json.RawMessage) any {
 	var req rewardRequest
 	if e := mesh.DecodeItem(item, &req); e != nil {
-		return itemError{Error: e}
+		return mesh.ItemError{Error: e}
 	}
 	if e := s.checkSize(item); e != nil {
-		return itemError{ID: req.ID, Error: e}
+		return mesh.ItemError{ID: req.ID, Error: e}
 	}
 	t, e := req.task()
 	if e != nil {
-		return itemError{ID: req.ID, Error: e}
+		return mesh.ItemError{ID: req.ID, Error: e}
 	}
 	out, err := s.score(ctx, t)
 	if err != nil {
-		return itemError{ID: req.ID, Error: reward.AsError(err)}
+		return mesh.ItemError{ID: req.ID, Error: reward.AsError(err)}
 	}
 	return rewardResponse{ID: req.ID, Reward: out.Reward, Lexical: out.Lexical, Semantic: out.Semantic, Reason: shortReason(out.Reason)}
 }
@@ -251,13 +245,13 @@ type similarityResponse struct {
 func (s *Service) similarityItem(ctx context.Context, item json.RawMessage) any {
 	var req similarityRequest
 	if e := mesh.DecodeItem(item, &req); e != nil {
-		return itemError{Error: e}
+		return mesh.ItemError{Error: e}
 	}
 	if e := s.checkSize(item); e != nil {
-		return itemError{ID: req.ID, Error: e}
+		return mesh.ItemError{ID: req.ID, Error: e}
 	}
 	if req.A == nil || req.B == nil {
-		return itemError{ID: req.ID, Error: reward.Errorf(reward.Invalid, "a and b are required strings")}
+		return mesh.ItemError{ID: req.ID, Error: reward.Errorf(reward.Invalid, "a and b are required strings")}
 	}
 	autojunk := true // Python's default
 	if req.Autojunk != nil {
@@ -267,7 +261,7 @@ func (s *Service) similarityItem(ctx context.Context, item json.RawMessage) any 
 	defer cancel()
 	r, err := difflib.Ratio(ctx, *req.A, *req.B, difflib.Options{Autojunk: autojunk, Budget: s.cfg.WorkBudget})
 	if err != nil {
-		return itemError{ID: req.ID, Error: reward.AsError(limitError("similarity", err))}
+		return mesh.ItemError{ID: req.ID, Error: reward.AsError(limitError("similarity", err))}
 	}
 	return similarityResponse{ID: req.ID, Ratio: r}
 }

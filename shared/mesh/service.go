@@ -5,13 +5,10 @@
 package mesh
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -39,82 +36,6 @@ type Handler func(ctx context.Context, payload []byte) ([]byte, error)
 type Endpoint struct {
 	Name    string
 	Handler Handler
-}
-
-// ItemFunc scores one item of a batch. A failure of the item alone belongs in the
-// returned result (with an "error" field), never in a Go error: it must not fail
-// the items beside it.
-type ItemFunc func(ctx context.Context, item json.RawMessage) any
-
-// Batch turns an ItemFunc into a Handler for `{"items":[...]}` →
-// `{"results":[...]}`, results in item order, at most parallel items at once
-// (GOMAXPROCS when parallel ≤ 0).
-func Batch(fn ItemFunc, parallel int) Handler {
-	if parallel <= 0 {
-		parallel = runtime.GOMAXPROCS(0)
-	}
-	return func(ctx context.Context, payload []byte) ([]byte, error) {
-		var req struct {
-			Items []json.RawMessage `json:"items"`
-		}
-		if err := json.Unmarshal(payload, &req); err != nil {
-			return nil, reward.Errorf(reward.Invalid, "decode batch: %v", err)
-		}
-		results := make([]any, len(req.Items))
-		sem := make(chan struct{}, parallel)
-		var wg sync.WaitGroup
-		for i, item := range req.Items {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				results[i] = withID(item, fn(ctx, item))
-			})
-		}
-		wg.Wait()
-		return json.Marshal(struct {
-			Results []any `json:"results"`
-		}{results})
-	}
-}
-
-// withID returns result as JSON, with the item's id in it when the item has one and
-// the result does not: every endpoint echoes ids, as the API promises, also for an
-// item that failed to decode, whichever service answers it.
-func withID(item json.RawMessage, result any) any {
-	out, err := json.Marshal(result)
-	if err != nil || len(out) < 2 || out[0] != '{' {
-		return result
-	}
-	// Results that carry an id put it first (reward.Result and the services' own
-	// types do): then neither side needs decoding, which keeps this off the hot path.
-	if bytes.HasPrefix(out, []byte(`{"id":`)) {
-		return json.RawMessage(out)
-	}
-	var in, has struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if json.Unmarshal(item, &in) != nil || len(in.ID) == 0 || string(in.ID) == "null" {
-		return json.RawMessage(out)
-	}
-	if json.Unmarshal(out, &has) == nil && len(has.ID) > 0 {
-		return json.RawMessage(out)
-	}
-	spliced := make([]byte, 0, len(out)+len(in.ID)+7)
-	spliced = append(spliced, `{"id":`...)
-	spliced = append(spliced, in.ID...)
-	if len(out) > 2 {
-		spliced = append(spliced, ',')
-	}
-	spliced = append(spliced, out[1:]...)
-	return json.RawMessage(spliced)
-}
-
-// DecodeItem decodes one batch item into v, with the error a client can act on.
-func DecodeItem(item json.RawMessage, v any) *reward.Error {
-	if err := json.Unmarshal(item, v); err != nil {
-		return reward.Errorf(reward.Invalid, "decode item: %v", err)
-	}
-	return nil
 }
 
 // Config describes a service to run on the mesh.

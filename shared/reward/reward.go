@@ -41,6 +41,22 @@ func (d Domain) Service() (string, bool) {
 	return "", false
 }
 
+// Cached reports whether the domain's reward is a pure function of the item (less
+// its id), so that a cache may answer it. A reward-model score is not: it depends
+// on the model served and on the item's group, and so does the IF-RL combination
+// of an instruction-following item with a group.
+func (d Domain) Cached() bool {
+	return d == Math || d == Code || d == SWE
+}
+
+// WholeGroup reports whether the domain's rewards may be normalized within a
+// group of items scored together (a reward model's, and IF-RL's, which combines
+// it), so that a batch's items of the domain reach their service in one call,
+// never split into chunks.
+func (d Domain) WholeGroup() bool {
+	return d == RM || d == IF
+}
+
 // Item is one entry of a /v1/rewards batch. Reference carries the domain's own
 // fields (a math gold answer, code tests, oracle files...).
 type Item struct {
@@ -121,6 +137,13 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// MeshFailed says whether the error is a failure of the mesh rather than of the
+// item (a service not reachable now, a silent replica, every replica busy): the
+// same item sent again later may well be scored.
+func (e *Error) MeshFailed() bool {
+	return e != nil && (e.Retryable || e.Code == Busy)
+}
 
 // Errorf builds an *Error with a formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {

@@ -20,22 +20,29 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rewardmesh/rewardmesh/services/gateway"
+	"github.com/rewardmesh/rewardmesh/services/gateway/scoring"
 	"github.com/rewardmesh/rewardmesh/shared/cache"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
 
 // Options configures a node.
 type Options struct {
-	NATSURL  string   // empty: embed a NATS server with JetStream
-	DataDir  string   // the embedded server's JetStream data; a temp dir when empty
-	HTTPAddr string   // the gateway's listen address; empty serves no HTTP
-	RedisURL string   // empty: cache in memory
-	Services []string // which services to run; empty: every one (see Names)
-	Getenv   func(string) string
-	Log      *slog.Logger
-	Gateway  gateway.Config
+	NATSURL  string // empty: embed a NATS server with JetStream
+	DataDir  string // the embedded server's JetStream data; a temp dir when empty
+	HTTPAddr string // the gateway's listen address; empty serves no HTTP
+	// MetricsAddr serves the process's Prometheus metrics at /metrics on its own
+	// address (for a node without a gateway, whose /metrics serves them).
+	MetricsAddr string
+	RedisURL    string   // empty: cache in memory
+	Services    []string // which services to run; empty: every one (see Names)
+	Getenv      func(string) string
+	Log         *slog.Logger
+	Gateway     gateway.Config
+	Scoring     scoring.Config // the scoring engine the gateway and the job worker share
 	// ShutdownTimeout bounds how long in-flight work may finish on Close.
 	ShutdownTimeout time.Duration
 }
@@ -54,6 +61,7 @@ type Node struct {
 	cancel   context.CancelFunc
 	workers  sync.WaitGroup
 	timeout  time.Duration
+	reg      *prometheus.Registry // every service's metrics, served by the gateway or MetricsAddr
 	once     sync.Once
 }
 
@@ -78,7 +86,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	}
 	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n := &Node{log: opts.Log, cancel: cancel, timeout: opts.ShutdownTimeout}
+	n := &Node{log: opts.Log, cancel: cancel, timeout: opts.ShutdownTimeout, reg: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -104,7 +112,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg, closer, err := builders[name](ctx, Env{Getenv: opts.Getenv, Log: opts.Log.With("service", name), Conn: nc})
+		cfg, closer, err := builders[name](ctx, Env{Getenv: opts.Getenv, Log: opts.Log.With("service", name), Conn: nc, Metrics: n.reg})
 		if err != nil && len(opts.Services) == 0 {
 			// `up` keeps the rest of the mesh serving; /healthz reports this one down.
 			n.log.Error("service not started", "service", name, "err", err)
@@ -127,12 +135,40 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	// The gateway serves HTTP when given an address; without one (the trainer's
 	// in-process mesh) it still works asynchronous jobs.
-	if slices.Contains(names, "gateway") || (len(opts.Services) == 0 && opts.HTTPAddr != "") {
+	gatewayToo := slices.Contains(names, "gateway") || (len(opts.Services) == 0 && opts.HTTPAddr != "")
+	if gatewayToo {
 		if err := n.startGateway(workCtx, opts); err != nil {
+			return nil, err
+		}
+	} else {
+		// The gateway registers the process's own collectors when it runs.
+		n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if opts.MetricsAddr != "" {
+		if err := n.serveMetrics(opts.MetricsAddr); err != nil {
 			return nil, err
 		}
 	}
 	return n, nil
+}
+
+// serveMetrics serves the process's Prometheus metrics at addr/metrics.
+func (n *Node) serveMetrics(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s for metrics: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.closers = append(n.closers, srv.Close)
+	n.workers.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("metrics server stopped", "err", err)
+		}
+	})
+	n.log.Info("metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
+	return nil
 }
 
 func (n *Node) connect(name string) (*nats.Conn, error) {
@@ -156,7 +192,7 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 	// How long a job may go without a sign of life from its worker before another
 	// takes it (a worker that died); REWARDMESH_JOBS_ACK_WAIT, default 30s.
 	jobs.AckWait = envDuration(Env{Getenv: opts.Getenv}, "REWARDMESH_JOBS_ACK_WAIT")
-	reg := prometheus.NewRegistry()
+	reg := n.reg
 	var c cache.Cache = cache.NewMemory(0)
 	var redisCache *cache.Redis
 	if opts.RedisURL != "" {
@@ -168,24 +204,28 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 		n.closers = append(n.closers, redisCache.Close)
 	}
 	env := Env{Getenv: opts.Getenv}
-	if opts.Gateway.ChunkSize == 0 {
-		opts.Gateway.ChunkSize = envInt(env, "REWARDMESH_GATEWAY_CHUNK_SIZE")
+	if opts.Scoring.ChunkSize == 0 {
+		opts.Scoring.ChunkSize = envInt(env, "REWARDMESH_GATEWAY_CHUNK_SIZE")
 	}
-	if opts.Gateway.BusyRetryFor == 0 {
-		opts.Gateway.BusyRetryFor = envDuration(env, "REWARDMESH_GATEWAY_BUSY_RETRY_FOR")
+	if opts.Scoring.BusyRetryFor == 0 {
+		opts.Scoring.BusyRetryFor = envDuration(env, "REWARDMESH_GATEWAY_BUSY_RETRY_FOR")
 	}
 	if opts.Gateway.OutageWaitFor == 0 {
 		opts.Gateway.OutageWaitFor = envDuration(env, "REWARDMESH_GATEWAY_OUTAGE_WAIT")
 	}
-	handler, srv := gateway.NewServer(opts.Gateway, mesh.NewClient(nc), c, jobs, n.log, reg)
+	// One scoring engine (routing, cache, de-duplication, chunks, retries) serves
+	// both the HTTP handlers and the job worker.
+	client := mesh.NewClient(nc)
+	engine := scoring.New(opts.Scoring, client, c, reg)
+	handler := gateway.NewServer(opts.Gateway, engine, client, jobs, n.log, reg)
 	if redisCache != nil {
-		redisCache.OnError(srv.CacheErrorCounter())
+		redisCache.OnError(engine.CacheErrorCounter())
 		if err := redisCache.Ping(ctx); err != nil {
 			n.log.Warn("redis not reachable now; serving uncached until it is", "err", err)
 		}
 	}
 	n.workers.Go(func() {
-		if err := jobs.Work(ctx, srv.JobScorer(), 16); err != nil {
+		if err := jobs.Work(ctx, engine.ScoreJob, 16); err != nil {
 			n.log.Error("jobs worker stopped", "err", err)
 		}
 	})

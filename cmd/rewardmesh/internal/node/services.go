@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
@@ -16,6 +17,9 @@ type Env struct {
 	Getenv func(string) string
 	Log    *slog.Logger
 	Conn   *nats.Conn
+	// Metrics is the process's Prometheus registry: the gateway's /metrics, or
+	// --metrics for a node without one.
+	Metrics prometheus.Registerer
 }
 
 // builder makes a service's mesh configuration, and what to close at shutdown.
