@@ -43,8 +43,9 @@ type jobMeta struct {
 // ResultSubject is where the results of job id are published.
 func ResultSubject(jobID string) string { return mesh.ResultsSubject(jobID) }
 
-// ResultMsgID is the dedupe id of one result.
-func ResultMsgID(jobID string, index int) string { return jobID + "/" + strconv.Itoa(index) }
+// ResultMsgID is the dedupe id of one result: the mesh's own, which the job
+// worker publishes each result under.
+func ResultMsgID(jobID string, index int) string { return mesh.ResultMsgID(jobID, index) }
 
 // validRunID reports whether run is one job-id token: [A-Za-z0-9_-]+.
 func validRunID(run string) bool {
