@@ -1,14 +1,19 @@
 // Package mathsvc serves the math verifier on the mesh: op "verify" answers
 // POST /v1/math/verify and op "rewards" answers /v1/rewards items of domain
 // "math". The checking itself is package verify, which imports only the
-// standard library.
+// standard library; a model judge (package judge), when configured, is asked
+// about the answers the rules reject.
 package mathsvc
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync/atomic"
 	"time"
 
+	"github.com/rewardmesh/rewardmesh/services/math/judge"
 	"github.com/rewardmesh/rewardmesh/services/math/verify"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
@@ -17,46 +22,136 @@ import (
 // Name is the service's name on the mesh.
 const Name = "math"
 
-// itemTimeout bounds one item on top of its step budget, so a batch always
-// answers even on a machine far slower than expected.
+// itemTimeout bounds one item's rules on top of their step budget, so a batch
+// always answers even on a machine far slower than expected.
 const itemTimeout = 2 * time.Second
 
-// Endpoints returns the math service's operations, for mesh.Config.
-func Endpoints() []mesh.Endpoint {
+// DefaultJudgeBudget is how many items of one batch may go to the judge.
+const DefaultJudgeBudget = 32
+
+// maxJudged bounds the texts a judge is shown: a longer "final answer" is not one.
+const maxJudged = 4 << 10
+
+// Options configure the service. The zero value checks by rules alone.
+type Options struct {
+	// Judge is the model judge asked when the rules say no; no URL, no judge.
+	Judge judge.Config
+	// JudgeBudget is how many items of one batch (one call to the service) may
+	// go to the judge, so that a batch cannot flood it (DefaultJudgeBudget when 0,
+	// none when negative). Items past it keep the rules' verdict, flagged.
+	JudgeBudget int
+}
+
+// Service answers the math ops.
+type Service struct {
+	judge    *judge.Client // nil: rules only
+	budget   int
+	parallel int
+}
+
+// New builds the service, and its judge when one is configured.
+func New(opts Options) (*Service, error) {
+	s := &Service{budget: opts.JudgeBudget, parallel: runtime.GOMAXPROCS(0)}
+	if s.budget == 0 {
+		s.budget = DefaultJudgeBudget
+	}
+	s.budget = max(s.budget, 0)
+	if opts.Judge.URL != "" {
+		j, err := judge.New(opts.Judge)
+		if err != nil {
+			return nil, fmt.Errorf("math: %w", err)
+		}
+		s.judge = j
+		// Items waiting on the judge hold a slot without a core.
+		s.parallel = max(s.parallel, opts.Judge.Concurrency, judge.DefaultConcurrency)
+	}
+	return s, nil
+}
+
+// rulesOnly is the service without a judge.
+var rulesOnly = &Service{parallel: runtime.GOMAXPROCS(0)}
+
+// Endpoints returns the math service's operations (rules only), for mesh.Config.
+func Endpoints() []mesh.Endpoint { return rulesOnly.Endpoints() }
+
+// Config is the service's mesh configuration (rules only).
+func Config() mesh.Config { return rulesOnly.MeshConfig() }
+
+// Endpoints returns the service's operations.
+func (s *Service) Endpoints() []mesh.Endpoint {
 	return []mesh.Endpoint{
-		{Name: "verify", Handler: mesh.Batch(verifyItem, 0)},
-		{Name: "rewards", Handler: mesh.Batch(rewardItem, 0)},
+		{Name: "verify", Handler: s.batch(s.verifyItem)},
+		{Name: "rewards", Handler: s.batch(s.rewardItem)},
 	}
 }
 
-// Config is the service's mesh configuration.
-func Config() mesh.Config {
+// MeshConfig is the service as mesh.Serve takes it.
+func (s *Service) MeshConfig() mesh.Config {
 	return mesh.Config{
 		Name:        Name,
 		Description: "math answer verification (Math-Verify compatible, Go-native)",
-		Endpoints:   Endpoints(),
+		Endpoints:   s.Endpoints(),
+	}
+}
+
+// judgeBudget counts the judge calls one batch may still make.
+type judgeBudget struct{ left atomic.Int64 }
+
+func (b *judgeBudget) take() bool { return b.left.Add(-1) >= 0 }
+
+// batch answers a batch item by item, with a judge budget of its own.
+func (s *Service) batch(fn func(context.Context, json.RawMessage, *judgeBudget) any) mesh.Handler {
+	return func(ctx context.Context, payload []byte) ([]byte, error) {
+		b := &judgeBudget{}
+		b.left.Store(int64(s.budget))
+		return mesh.Batch(func(ctx context.Context, raw json.RawMessage) any { return fn(ctx, raw, b) }, s.parallel)(ctx, payload)
 	}
 }
 
 // VerifyItem is one item of POST /v1/math/verify.
 type VerifyItem struct {
-	ID        json.RawMessage `json:"id,omitempty"`
-	Gold      Gold            `json:"gold"`
-	Pred      *string         `json:"pred"`
-	Precision *int            `json:"precision,omitempty"`
-	Strict    *bool           `json:"strict,omitempty"`
+	ID   json.RawMessage `json:"id,omitempty"`
+	Gold Gold            `json:"gold"`
+	Pred *string         `json:"pred"`
+	itemOptions
+}
+
+// itemOptions are the options an item of either op may carry.
+type itemOptions struct {
+	Precision *int     `json:"precision,omitempty"`
+	Strict    *bool    `json:"strict,omitempty"`
+	Targets   []string `json:"targets,omitempty"`
+	Question  string   `json:"question,omitempty"`
+	Judge     *bool    `json:"judge,omitempty"`
+}
+
+// Verdict is a verify result as the service gives it: the rules' verdict, the
+// path that decided it, and what the judge said when it was asked.
+type Verdict struct {
+	verify.Result
+	// DecidedBy is "rules", or "judge" when the judge answered.
+	DecidedBy string `json:"decided_by,omitempty"`
+	// Judge is set whenever the judge was wanted: asked, or not for its budget,
+	// or failed (Error; the rules' verdict then stands).
+	Judge *JudgeReport `json:"judge,omitempty"`
+}
+
+// JudgeReport is what became of asking the judge about one answer.
+type JudgeReport struct {
+	Model string   `json:"model"`
+	PYes  *float64 `json:"p_yes,omitempty"`
+	Error string   `json:"error,omitempty"`
 }
 
 // VerifyResult answers one VerifyItem. Reason says why an answer is not
-// correct (mismatch, no_answer, too_large ...).
+// correct (mismatch, hedge, no_answer, too_large ...). NoCache marks a verdict
+// that depends on more than the item (the judge was wanted): the gateway does
+// not cache it.
 type VerifyResult struct {
-	ID         json.RawMessage `json:"id,omitempty"`
-	Correct    bool            `json:"correct"`
-	Reward     int             `json:"reward"`
-	GoldAnswer string          `json:"gold_answer"`
-	PredAnswer string          `json:"pred_answer"`
-	Reason     string          `json:"reason,omitempty"`
-	Error      *reward.Error   `json:"error,omitempty"`
+	ID json.RawMessage `json:"id,omitempty"`
+	Verdict
+	NoCache bool          `json:"no_cache,omitempty"`
+	Error   *reward.Error `json:"error,omitempty"`
 }
 
 // Gold is a gold answer: a string, or a list of strings any of which is
@@ -78,18 +173,32 @@ func (g *Gold) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// targetNames are the extraction targets an item may ask for, as Math-Verify's
+// match types name them.
+var targetNames = map[string]verify.Targets{"latex": verify.TargetLatex, "expr": verify.TargetExpr}
+
 // options turns the API's per-item fields into verify.Options. Strict is on
 // unless the item says otherwise, as in Math-Verify.
-func options(precision *int, strict *bool) (verify.Options, *reward.Error) {
-	opts := verify.Options{Strict: true, Timeout: itemTimeout}
-	if precision != nil {
-		if *precision < 0 || *precision > 30 {
-			return opts, reward.Errorf(reward.Invalid, "precision %d: use 1 to 30 decimal places (0 for the default, %d)", *precision, verify.DefaultPrecision)
+func (o itemOptions) options() (verify.Options, *reward.Error) {
+	opts := verify.Options{Strict: true, Timeout: itemTimeout, Question: o.Question}
+	if o.Precision != nil {
+		if *o.Precision < 0 || *o.Precision > 30 {
+			return opts, reward.Errorf(reward.Invalid, "precision %d: use 1 to 30 decimal places (0 for the default, %d)", *o.Precision, verify.DefaultPrecision)
 		}
-		opts.Precision = *precision
+		opts.Precision = *o.Precision
 	}
-	if strict != nil {
-		opts.Strict = *strict
+	if o.Strict != nil {
+		opts.Strict = *o.Strict
+	}
+	for _, t := range o.Targets {
+		bit, ok := targetNames[t]
+		if !ok {
+			return opts, reward.Errorf(reward.Invalid, "targets: %q is not one of \"latex\", \"expr\"", t)
+		}
+		opts.Targets |= bit
+	}
+	if o.Targets != nil && opts.Targets == 0 {
+		return opts, reward.Errorf(reward.Invalid, "targets: name at least one of \"latex\", \"expr\"")
 	}
 	return opts, nil
 }
@@ -107,7 +216,46 @@ func check(ctx context.Context, golds Gold, pred string, opts verify.Options) ve
 	return res
 }
 
-func verifyItem(ctx context.Context, raw json.RawMessage) any {
+// judgeable are the rules' reasons a judge may overturn: the answers compared
+// and differed, or one of them did not parse. A hedge never goes to the judge.
+var judgeable = map[string]bool{verify.ReasonMismatch: true, verify.ReasonUnparsable: true}
+
+// decide runs the rules and, when they say no and a judge is configured (and
+// the item does not refuse it), asks the judge within the batch's budget. A
+// judge that fails leaves the rules' verdict, flagged: never a silent 1.
+func (s *Service) decide(ctx context.Context, golds Gold, pred string, o itemOptions, budget *judgeBudget) (Verdict, *reward.Error) {
+	opts, err := o.options()
+	if err != nil {
+		return Verdict{}, err
+	}
+	v := Verdict{Result: check(ctx, golds, pred, opts), DecidedBy: "rules"}
+	if s.judge == nil || v.Correct || !judgeable[v.Reason] || o.Judge != nil && !*o.Judge {
+		return v, nil
+	}
+	v.Judge = &JudgeReport{Model: s.judge.Model()}
+	q := judge.Query{Question: o.Question, Gold: v.GoldAnswer, Answer: v.PredAnswer}
+	switch {
+	case q.Answer == "" || q.Gold == "":
+		v.Judge.Error = "skipped: nothing extracted to show the judge"
+	case len(q.Answer) > maxJudged || len(q.Gold) > maxJudged || len(q.Question) > 4*maxJudged:
+		v.Judge.Error = fmt.Sprintf("skipped: an answer over %d bytes or a question over %d", maxJudged, 4*maxJudged)
+	case !budget.take():
+		v.Judge.Error = fmt.Sprintf("skipped: this batch's judge budget (%d items) is spent", s.budget)
+	default:
+		verdict, err := s.judge.Judge(ctx, q)
+		if err != nil {
+			v.Judge.Error = err.Error()
+			break
+		}
+		v.DecidedBy, v.Judge.PYes = "judge", &verdict.PYes
+		if verdict.Correct {
+			v.Correct, v.Reward, v.Reason = true, 1, ""
+		}
+	}
+	return v, nil
+}
+
+func (s *Service) verifyItem(ctx context.Context, raw json.RawMessage, budget *judgeBudget) any {
 	var item VerifyItem
 	if err := mesh.DecodeItem(raw, &item); err != nil {
 		return VerifyResult{ID: rawID(raw), Error: err}
@@ -115,23 +263,19 @@ func verifyItem(ctx context.Context, raw json.RawMessage) any {
 	if len(item.Gold) == 0 || item.Pred == nil {
 		return VerifyResult{ID: item.ID, Error: reward.Errorf(reward.Invalid, "gold and pred are both required")}
 	}
-	opts, err := options(item.Precision, item.Strict)
+	v, err := s.decide(ctx, item.Gold, *item.Pred, item.itemOptions, budget)
 	if err != nil {
 		return VerifyResult{ID: item.ID, Error: err}
 	}
-	res := check(ctx, item.Gold, *item.Pred, opts)
-	return VerifyResult{
-		ID: item.ID, Correct: res.Correct, Reward: res.Reward,
-		GoldAnswer: res.GoldAnswer, PredAnswer: res.PredAnswer, Reason: res.Reason,
-	}
+	return VerifyResult{ID: item.ID, Verdict: v, NoCache: v.Judge != nil}
 }
 
 // Reference is the math domain's reference in a reward.Item: {"gold": ...,
-// "precision"?, "strict"?}, or the gold alone as a JSON string.
+// "precision"?, "strict"?, "targets"?, "question"?, "judge"?}, or the gold
+// alone as a JSON string.
 type Reference struct {
-	Gold      Gold  `json:"gold"`
-	Precision *int  `json:"precision,omitempty"`
-	Strict    *bool `json:"strict,omitempty"`
+	Gold Gold `json:"gold"`
+	itemOptions
 }
 
 func decodeReference(raw json.RawMessage) (Reference, *reward.Error) {
@@ -150,7 +294,13 @@ func decodeReference(raw json.RawMessage) (Reference, *reward.Error) {
 	return ref, nil
 }
 
-func rewardItem(ctx context.Context, raw json.RawMessage) any {
+// rewardResult is a reward.Result that may ask the gateway not to cache it.
+type rewardResult struct {
+	reward.Result
+	NoCache bool `json:"no_cache,omitempty"`
+}
+
+func (s *Service) rewardItem(ctx context.Context, raw json.RawMessage, budget *judgeBudget) any {
 	var item reward.Item
 	if err := mesh.DecodeItem(raw, &item); err != nil {
 		return reward.Result{ID: rawID(raw), Domain: reward.Math, Error: err}
@@ -162,16 +312,16 @@ func rewardItem(ctx context.Context, raw json.RawMessage) any {
 	if err != nil {
 		return reward.Failed(item, err)
 	}
-	opts, err := options(ref.Precision, ref.Strict)
+	v, err := s.decide(ctx, ref.Gold, item.Response, ref.itemOptions, budget)
 	if err != nil {
 		return reward.Failed(item, err)
 	}
-	res := check(ctx, ref.Gold, item.Response, opts)
-	details, merr := json.Marshal(res)
+	details, merr := json.Marshal(v)
 	if merr != nil {
 		return reward.Failed(item, reward.Errorf(reward.Internal, "encode details: %v", merr))
 	}
-	return reward.Result{ID: item.ID, Reward: float64(res.Reward), Domain: reward.Math, Details: details}
+	res := reward.Result{ID: item.ID, Reward: float64(v.Reward), Domain: reward.Math, Details: details}
+	return rewardResult{Result: res, NoCache: v.Judge != nil}
 }
 
 // rawID recovers an item's id for an error result when the item as a whole

@@ -101,6 +101,9 @@ func FuzzEndpoints(f *testing.F) {
 		`{"items":[{"gold":"1","pred":"1"}]}`, `{"items":[{"gold":null,"pred":5}]}`, `{"items":[{"gold":"x","pred":"y","precision":-1}]}`,
 		`{"items":[{"domain":"math","response":"\\boxed{2}","reference":"2"}]}`, `{"items":[{"domain":"math","reference":{"gold":["1","2"]}}]}`,
 		`{"items":[1,"a",null,[],{}]}`, `{"items":{}}`, "\xff", `{"items":[{"gold":"\\frac{","pred":"}}}"}]}`,
+		`{"items":[{"gold":"3","pred":"3 or 5","targets":["latex","expr"],"question":"How many?","judge":true}]}`,
+		`{"items":[{"gold":"3","pred":"3","targets":["string"]},{"gold":"3","pred":"3","targets":[]},{"gold":"3","pred":"3","question":7}]}`,
+		`{"items":[{"domain":"math","response":"5","reference":{"gold":"5","targets":["expr"],"question":"What percent?","judge":false}}]}`,
 	} {
 		f.Add(seed)
 	}

@@ -64,7 +64,14 @@ func (c *comparer) equal(g, p *node) bool {
 		return false
 	case pRel:
 		if isAssignment(p) || allOps(p, "=") {
-			return c.equal(g, lastRHS(p))
+			if c.equal(g, lastRHS(p)) {
+				return true
+			}
+			// "f(t) = 2t + 1" for "2x + 1": a function's parameter is any name.
+			if m := c.parameterFor(g, p); m != nil {
+				return c.equal(g, renameVars(lastRHS(p), m))
+			}
+			return false
 		}
 		if g.isCollection() {
 			if s := relToSet(p); s != nil {
@@ -107,7 +114,7 @@ func namedValues(n *node) map[string][]*node {
 			if a.k != kRel || !isAssignment(a) {
 				return nil
 			}
-			name := a.args[0].String()
+			name := targetKey(a.args[0])
 			m[name] = append(m[name], lastRHS(a))
 		}
 	case n.k == kRel && isAssignment(n) && n.args[0].k == kTuple:
@@ -151,8 +158,12 @@ func (c *comparer) namedEqual(g, p map[string][]*node) bool {
 
 func (c *comparer) relEqual(g, p *node) bool {
 	if isAssignment(g) && isAssignment(p) {
-		if g.args[0].String() == p.args[0].String() {
+		if targetKey(g.args[0]) == targetKey(p.args[0]) {
 			return c.equal(lastRHS(g), lastRHS(p))
+		}
+		// f(t) = 2t + 1 is f(x) = 2x + 1.
+		if m := renameParameters(g.args[0], p.args[0]); m != nil {
+			return c.equal(lastRHS(g), renameVars(lastRHS(p), m))
 		}
 	}
 	// A chain "1 = y = x = 0" said nothing but its last value when compared
@@ -366,7 +377,7 @@ func assignmentMap(n *node) map[string]*node {
 		if a.k != kRel || !isAssignment(a) {
 			return nil
 		}
-		m[a.args[0].String()] = lastRHS(a)
+		m[targetKey(a.args[0])] = lastRHS(a)
 	}
 	if len(m) != len(n.args) {
 		return nil
@@ -407,6 +418,14 @@ func (c *comparer) collectionEqual(g, p *node) bool {
 			return true
 		}
 	}
+	if equal, decided := c.extremesEqual(g, p); decided {
+		return equal
+	}
+	// "b = 3, a = 1" for the point (1, 3): in the order written it is (3, 1), in
+	// the letters' order (1, 3). Which one the question meant is not known here.
+	if assignmentMap(g) == nil && assignmentMap(p) != nil && letterNames(p.args) && !lettersInOrder(p.args) {
+		return false
+	}
 	g, p = dedupe(unwrapAssignments(g)), dedupe(unwrapAssignments(p))
 	// A lone value equals the set or tuple that holds only it.
 	if !g.isCollection() {
@@ -418,6 +437,18 @@ func (c *comparer) collectionEqual(g, p *node) bool {
 		}
 		return false
 	}
+	if c.shapesEqual(g, p) {
+		return true
+	}
+	// The same real numbers written otherwise: [1, 2] \cup [2, 3] is [1, 3].
+	if g.k == kInterval || g.k == kUnion || p.k == kInterval || p.k == kUnion {
+		return c.sameSpans(g, p)
+	}
+	return false
+}
+
+// shapesEqual compares two collections of the same shape element by element.
+func (c *comparer) shapesEqual(g, p *node) bool {
 	switch {
 	case g.k == kSet && p.k == kSet:
 		return c.unordered(g.args, p.args)
@@ -861,13 +892,12 @@ func expandPM(n *node, b *budget) *node {
 			}
 		}
 		return &node{k: kSet, args: out}
-	case kTuple, kInterval, kUnion, kMatrix, kRel:
-		cp := *n
-		cp.args = make([]*node, len(n.args))
-		for i, a := range n.args {
-			cp.args[i] = expandPM(a, b)
-		}
-		return &cp
+	case kTuple:
+		// (1, \pm 2) is the two points (1, 2) and (1, -2); the signs of several
+		// ± in one tuple go together (∓ takes the other one).
+		return &node{k: kSet, args: []*node{withSign(n, 1), withSign(n, -1)}}
+	case kInterval, kUnion, kMatrix, kRel:
+		return mapArgs(n, func(a *node) *node { return expandPM(a, b) })
 	}
 	variants := pmVariants(n, 0)
 	if len(variants) == 0 {
@@ -932,13 +962,37 @@ func renameVars(n *node, m map[string]string) *node {
 		}
 		return n
 	}
+	return mapArgs(n, func(a *node) *node { return renameVars(a, m) })
+}
+
+// mapArgs is n with f applied to each of its arguments (n itself when it has none).
+func mapArgs(n *node, f func(*node) *node) *node {
 	if len(n.args) == 0 {
 		return n
 	}
 	cp := *n
 	cp.args = make([]*node, len(n.args))
 	for i, a := range n.args {
-		cp.args[i] = renameVars(a, m)
+		cp.args[i] = f(a)
 	}
 	return &cp
+}
+
+// withSign chooses sign for every ± in n (and the other sign for every ∓).
+func withSign(n *node, sign int) *node {
+	if n.k == kPM {
+		s := sign
+		if n.name == "mp" {
+			s = -s
+		}
+		a, b := withSign(n.args[0], sign), withSign(n.args[1], sign)
+		if s < 0 {
+			b = &node{k: kNeg, args: []*node{b}}
+		}
+		return &node{k: kAdd, args: []*node{a, b}}
+	}
+	if !containsPM(n) {
+		return n
+	}
+	return mapArgs(n, func(a *node) *node { return withSign(a, sign) })
 }

@@ -36,12 +36,16 @@ type extractConfig struct {
 	strictCmd     bool
 	noFallback    bool
 	firstMatch    bool
+	// alternatives keeps the answers written beside the one found ("3 or 5"):
+	// on for predictions, where they are a hedge; a gold says what it says.
+	alternatives bool
 }
 
 // candidate is one place an answer may be.
 type candidate struct {
 	prio       int
 	start, end int
+	aStart     int      // where the answer itself starts (start may be its anchor)
 	parts      []string // LaTeX pieces joined by "and"/","; one for an expression
 	latex      bool
 	percent    []bool
@@ -87,7 +91,7 @@ func extract(text string, cfg extractConfig, b *budget) extraction {
 		if cfg.targets&TargetExpr != 0 {
 			cands = append(cands, exprCandidates(text, anywhere, b)...)
 		}
-		n, raw, stop := tryCandidates(cands, cfg, b, &fallback)
+		n, raw, stop := tryCandidates(text, cands, cfg, b, &fallback)
 		if n != nil {
 			return extraction{node: n, raw: raw}
 		}
@@ -104,7 +108,7 @@ func extract(text string, cfg extractConfig, b *budget) extraction {
 // tryCandidates parses candidates in priority order and returns the first
 // that parses; stop says the search must end here (a final box that does not
 // parse, or first-match mode after a match).
-func tryCandidates(cands []candidate, cfg extractConfig, b *budget, fallback *string) (*node, string, bool) {
+func tryCandidates(text string, cands []candidate, cfg extractConfig, b *budget, fallback *string) (*node, string, bool) {
 	// Sort indices, not the candidates: moving large structs is most of the
 	// cost on a long response with thousands of numbers.
 	order := make([]int32, len(cands))
@@ -134,6 +138,9 @@ func tryCandidates(cands []candidate, cfg extractConfig, b *budget, fallback *st
 			*fallback = raw
 		}
 		if n != nil {
+			if cfg.alternatives {
+				n, raw = joinAlternatives(text, c.aStart, c.end, n, raw, false, b)
+			}
 			return n, raw, true
 		}
 		// A final \boxed{} that does not parse is still the final answer: it
@@ -485,7 +492,7 @@ func latexCandidates(s string, envs []mathEnv, cfg extractConfig, anywhere bool,
 	var out []candidate
 	groupAt := func(i, prio, start int) candidate {
 		parts, pct, end := envGroups(s, envs, i)
-		return candidate{prio: prio, start: start, end: end, parts: parts, percent: pct, latex: true}
+		return candidate{prio: prio, start: start, aStart: envs[i].start, end: end, parts: parts, percent: pct, latex: true}
 	}
 	if anywhere {
 		return plainLatexCandidates(s, envs, b)
@@ -530,7 +537,7 @@ func latexCandidates(s string, envs []mathEnv, cfg extractConfig, anywhere bool,
 			if !strings.Contains(envs[i].content, `\boxed`) {
 				continue
 			}
-			c := candidate{prio: cfg.boxedPriority, start: envs[i].start, end: envs[i].end, latex: true,
+			c := candidate{prio: cfg.boxedPriority, start: envs[i].start, aStart: envs[i].start, end: envs[i].end, latex: true,
 				parts: []string{envs[i].content}, percent: []bool{envs[i].percent}}
 			for j := i + 1; j < len(envs) && strings.Contains(envs[j].content, `\boxed`); j++ {
 				switch strings.Join(strings.Fields(s[c.end:envs[j].start]), " ") {
@@ -558,7 +565,7 @@ func latexCandidates(s string, envs []mathEnv, cfg extractConfig, anywhere bool,
 			end, pct := percentSuffix(s, boxes[last].end)
 			pcts := make([]bool, len(parts))
 			pcts[len(pcts)-1] = pct
-			out = append(out, candidate{prio: cfg.boxedPriority, start: boxes[first].start, end: end, parts: parts, percent: pcts, latex: true, boxed: true})
+			out = append(out, candidate{prio: cfg.boxedPriority, start: boxes[first].start, aStart: boxes[first].start, end: end, parts: parts, percent: pcts, latex: true, boxed: true})
 		}
 	}
 	return out
@@ -570,7 +577,7 @@ func plainLatexCandidates(s string, envs []mathEnv, b *budget) []candidate {
 	var out []candidate
 	for i := 0; i < len(envs); {
 		parts, pct, end := envGroups(s, envs, i)
-		out = append(out, candidate{prio: prioAnywhere, start: envs[i].start, end: end, parts: parts, percent: pct, latex: true})
+		out = append(out, candidate{prio: prioAnywhere, start: envs[i].start, aStart: envs[i].start, end: end, parts: parts, percent: pct, latex: true})
 		j := i + 1
 		for j < len(envs) && envs[j].start < end {
 			j++
@@ -587,7 +594,7 @@ func plainLatexCandidates(s string, envs []mathEnv, b *budget) []candidate {
 			if start > 0 && s[start-1] == '-' {
 				start--
 			}
-			out = append(out, candidate{prio: prioAnywhere, start: start, end: end, parts: []string{s[start:end]}, latex: true})
+			out = append(out, candidate{prio: prioAnywhere, start: start, aStart: start, end: end, parts: []string{s[start:end]}, latex: true})
 		}
 	}
 	return out
@@ -819,12 +826,12 @@ func exprCandidates(s string, anywhere bool, b *budget) []candidate {
 		}
 		if ok {
 			if r, inexact, nend, pct, ok := numberAt(s, q); ok && nend >= end {
-				return candidate{prio: prio, start: start, end: nend, parts: []string{s[q:nend]}, number: r, numInexact: inexact, percent: []bool{pct}}, true
+				return candidate{prio: prio, start: start, aStart: q, end: nend, parts: []string{s[q:nend]}, number: r, numInexact: inexact, percent: []bool{pct}}, true
 			}
-			return candidate{prio: prio, start: start, end: end, parts: []string{e}}, true
+			return candidate{prio: prio, start: start, aStart: q, end: end, parts: []string{e}}, true
 		}
 		if r, inexact, end, pct, ok := numberAt(s, q); ok {
-			return candidate{prio: prio, start: start, end: end, parts: []string{strings.TrimSpace(s[q:end])}, number: r, numInexact: inexact, percent: []bool{pct}}, true
+			return candidate{prio: prio, start: start, aStart: q, end: end, parts: []string{strings.TrimSpace(s[q:end])}, number: r, numInexact: inexact, percent: []bool{pct}}, true
 		}
 		return candidate{}, false
 	}

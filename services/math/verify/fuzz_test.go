@@ -24,6 +24,13 @@ func seed(f *testing.F, add func(gold, pred string)) {
 	}
 	add(`\boxed{\frac{1}{2`, "((((")
 	add(`\sqrt[`, `\begin{pmatrix}1&\\`)
+	// Hedges and the notations of the newer rules.
+	add(`3`, `maybe 3 or \boxed{5}, or possibly \sqrt{2} \text{ or } five`)
+	add(`B`, `The answer is (B) or (C), or \boxed{D}`)
+	add(`(-\infty, 2) \cup (3, \infty)`, `\{x \in \mathbb{R} \mid x < 2 \text{ or } x > 3, x \ne 7\}`)
+	add(`60^\circ 42' 36''`, `\mathbb{R} \setminus [1, 2) \cup \{5\}`)
+	add(`(\pm 1, \mp 2)`, `\max = 5, \text{min} = 2, 12^{\text{th}}`)
+	add(`f(x) = 2x+1`, `\text{only } f(t) = 2t + 1 or 30^{\circ}15^{\prime}`)
 }
 
 // FuzzVerify checks that no pair of inputs panics, hangs past its budget, or
@@ -65,12 +72,15 @@ func FuzzParse(f *testing.F) {
 func FuzzExtract(f *testing.F) {
 	seed(f, func(g, p string) { f.Add(p) })
 	f.Fuzz(func(t *testing.T, s string) {
-		b := newBudget(context.Background(), DefaultMaxSteps)
-		cfg := extractConfig{targets: TargetLatex | TargetExpr, boxedPriority: prioBoxedDefault}
-		ex := extract(s, cfg, b)
-		if ex.node != nil && ex.raw == "" && len(s) > 0 {
-			t.Fatalf("parsed an answer with no text: %q", s)
+		for _, alternatives := range []bool{false, true} { // as a gold, and as a prediction
+			b := newBudget(context.Background(), DefaultMaxSteps)
+			cfg := extractConfig{targets: TargetLatex | TargetExpr, boxedPriority: prioBoxedDefault, alternatives: alternatives}
+			ex := extract(s, cfg, b)
+			if ex.node != nil && ex.raw == "" && len(s) > 0 {
+				t.Fatalf("parsed an answer with no text: %q", s)
+			}
 		}
+		extractLetterAnswer(s, extractConfig{targets: TargetLatex | TargetExpr, alternatives: true}, newBudget(context.Background(), DefaultMaxSteps))
 		ExtractLetter(s, []string{"A", "B", "C", "D"})
 	})
 }

@@ -158,7 +158,7 @@ var unicodeMath = map[rune][]token{
 	'≈': {{tOp, "approx"}}, '€': nil, '£': nil, '¥': nil, '₹': nil, '\u00a0': nil,
 	'\u2009': nil, '\u202f': nil, '’': {{tOp, "'"}}, '∩': {{tCmd, "cap"}},
 	'⩽': {{tOp, "<="}}, '⩾': {{tOp, ">="}}, 'α': {{tCmd, "alpha"}}, 'β': {{tCmd, "beta"}},
-	'θ': {{tCmd, "theta"}},
+	'θ': {{tCmd, "theta"}}, '′': {{tOp, "'"}}, '″': {{tOp, "'"}, {tOp, "'"}},
 }
 
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -268,15 +269,18 @@ func (p *parser) parseSum() (*node, error) {
 			if err != nil {
 				return nil, err
 			}
-			left = &node{k: kPM, args: []*node{left, right}}
+			left = &node{k: kPM, args: []*node{left, right}, name: pmName(t.text)}
 		case t.k == tCmd && (t.text == "cup" || t.text == "setminus") || t.k == tIdent && t.text == "U" && left.isCollection():
 			p.pos++
 			right, err := p.parseTerm()
 			if err != nil {
 				return nil, err
 			}
-			if t.text == "setminus" {
-				return nil, errf("set difference is not supported")
+			if t.text == "setminus" { // \mathbb{R} \setminus \{2\}
+				if left = setDifference(left, right, p.b); left == nil {
+					return nil, errf("set difference is read only between sets of numbers")
+				}
+				continue
 			}
 			if left.k == kUnion {
 				left = &node{k: kUnion, args: append(append([]*node{}, left.args...), right)}
@@ -355,6 +359,9 @@ func (p *parser) parseTerm() (*node, error) {
 			left = &node{k: kPercent, args: []*node{left}}
 		case t.k == tCmd && t.text == "circ":
 			p.pos++ // degrees are dropped: 90^\circ is 90
+			left = p.arcMinutes(left)
+		case t.k == tIdent && ordinalSuffix(left, t.text, true):
+			p.pos++ // 12th is 12
 		case p.skipUnit():
 		case p.startsPrimary(t):
 			right, err := p.parsePower()
@@ -444,7 +451,11 @@ func (p *parser) parseUnary() (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &node{k: kPM, args: []*node{intNode(0), x}}, nil
+		return &node{k: kPM, args: []*node{intNode(0), x}, name: pmName(t.text)}, nil
+	case (t.k == tText || t.k == tIdent) && fillerWords[strings.ToLower(strings.TrimSpace(t.text))] &&
+		(p.startsPrimary(p.peekAt(1)) || p.peekAt(1).k == tOp && p.peekAt(1).text == "-"):
+		p.pos++ // "\text{only } x = 0" is x = 0
+		return p.parseUnary()
 	}
 	return p.parsePower()
 }
@@ -464,13 +475,16 @@ func (p *parser) parsePower() (*node, error) {
 	p.pos++
 	if t := p.peek(); t.k == tCmd && t.text == "circ" {
 		p.pos++
-		return base, nil
+		return p.arcMinutes(base), nil
 	}
 	exp, err := p.parseExpArg()
 	if err != nil {
 		return nil, err
 	}
 	if exp == nil { // ^{\circ}
+		return p.arcMinutes(base), nil
+	}
+	if isOrdinal(base, exp) { // 12^{\text{th}}
 		return base, nil
 	}
 	n := &node{k: kPow, args: []*node{base, exp}}
@@ -706,30 +720,78 @@ func (p *parser) parsePrimary() (*node, error) {
 	return nil, errf("unexpected %q", t.text)
 }
 
-// setBuilder reads {x | x > 0} (or {x : ...}) as the set its condition
-// describes, or returns nil with the position unchanged when it is not one.
+// setBuilder reads {x | x > 0} (or {x : ...}, {x \in \mathbb{R} \mid ...}) as
+// the set its conditions describe: conditions joined by "or" are a union, by
+// "and" or a comma an intersection. It returns nil with the position unchanged
+// when the braces hold something else.
 func (p *parser) setBuilder() *node {
 	start := p.pos
-	p.absDepth++
-	_, err := p.parseSum()
-	p.absDepth--
-	if err != nil || !(p.isOp("|") || p.isOp(":")) {
+	v := p.builderVariable()
+	if v == "" || !(p.isOp("|") || p.isOp(":")) {
 		p.pos = start
 		return nil
 	}
 	p.pos++
-	cond, err := p.parseRel()
-	if err != nil || !p.isOp(`\}`) || cond.k != kRel {
-		p.pos = start
-		return nil
-	}
-	s := relToSet(cond)
-	if s == nil {
+	s := p.builderConditions(v)
+	if s == nil || !p.isOp(`\}`) {
 		p.pos = start
 		return nil
 	}
 	p.pos++
 	return s
+}
+
+// builderVariable reads the variable a set builder ranges over: x, or
+// x \in \mathbb{R}.
+func (p *parser) builderVariable() string {
+	t := p.peek()
+	if !(t.k == tIdent && len(t.text) == 1 || t.k == tCmd && greek[t.text]) {
+		return ""
+	}
+	p.pos++
+	if p.isOp("in") {
+		if r := p.peekAt(1); r.k != tCmd || r.text != "reals" {
+			return ""
+		}
+		p.pos += 2
+	}
+	return t.text
+}
+
+// builderConditions reads the conditions of a set builder on variable v.
+func (p *parser) builderConditions(v string) *node {
+	var union, inter []*node
+	for {
+		cond, err := p.parseRel()
+		if err != nil || cond.k != kRel {
+			return nil
+		}
+		vars := map[string]bool{}
+		cond.vars(vars)
+		set := relToSet(cond)
+		if set == nil || len(vars) != 1 || !vars[v] {
+			return nil
+		}
+		inter = append(inter, set)
+		t := p.peek()
+		sep, _ := isSeparator(t)
+		if !sep {
+			break
+		}
+		p.pos++
+		if w := strings.TrimSpace(t.text); w == "or" || strings.HasSuffix(" "+w, " or") {
+			union = append(union, intersectAll(inter, p.b))
+			inter = nil
+		}
+	}
+	union = append(union, intersectAll(inter, p.b))
+	if slices.Contains(union, nil) {
+		return nil
+	}
+	if len(union) == 1 {
+		return union[0]
+	}
+	return &node{k: kUnion, args: union}
 }
 
 func (p *parser) bracketed(open string) (*node, error) {
@@ -790,6 +852,18 @@ func textNode(s string) (*node, error) {
 	}
 	if w == "" {
 		return nil, errf("empty text")
+	}
+	// \text{Monday or Tuesday} offers two answers.
+	if parts := strings.Split(" "+w+" ", " or "); len(parts) > 1 {
+		alts := make([]*node, len(parts))
+		for i, part := range parts {
+			part = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(part), "either "))
+			if part == "" {
+				return &node{k: kText, name: w}, nil
+			}
+			alts[i] = &node{k: kText, name: part}
+		}
+		return &node{k: kSet, args: alts}, nil
 	}
 	return &node{k: kText, name: w}, nil
 }
@@ -884,6 +958,9 @@ func (p *parser) parseCommand() (*node, error) {
 	p.pos++
 	name := t.text
 	if fn, ok := functions[name]; ok && fn != "" && name != "sqrt" {
+		if (fn == "max" || fn == "min") && p.isOp("=") { // "\max = 5" names a value
+			return &node{k: kSym, name: fn}, nil
+		}
 		return p.parseFunc(fn)
 	}
 	if greek[name] {
@@ -1199,6 +1276,8 @@ func isAssignTarget(n *node) bool {
 	switch n.k {
 	case kSym:
 		return true
+	case kText: // \text{max} = 5
+		return isWords(n.name) && !strings.ContainsAny(n.name, "0123456789^/")
 	case kFunc:
 		if n.name == "abs" || strings.HasSuffix(n.name, "_") || len(n.name) == 1 {
 			for _, a := range n.args {

@@ -45,6 +45,11 @@ type Options struct {
 	MaxInputBytes int
 	// Timeout bounds one verification besides ctx; zero means none.
 	Timeout time.Duration
+	// Question is the problem's text, when known. A question that asks for a
+	// percentage makes a bare gold a percentage ("what percent ...?": 25 is
+	// 25%, so 0.25 and 25 both match it), and "how many" lets a count carry its
+	// noun ("12 triangles").
+	Question string
 }
 
 // Result is a verdict, in the JSON shape of the API.
@@ -59,6 +64,7 @@ type Result struct {
 // Reasons a Result carries.
 const (
 	ReasonMismatch   = "mismatch"        // both parsed; not equivalent
+	ReasonHedge      = "hedge"           // the prediction offers more answers than the gold has
 	ReasonNoAnswer   = "no_answer"       // nothing found in the prediction
 	ReasonNoGold     = "no_gold"         // nothing found in the gold
 	ReasonUnparsable = "unparsable"      // one side parsed, the other did not
@@ -156,6 +162,7 @@ func verify(ctx context.Context, gold, pred string, opts Options) (res Result) {
 	b := newBudget(ctx, opts.MaxSteps)
 	cfg := extractConfig{targets: opts.Targets, boxedPriority: prioBoxedDefault}
 	ge := extract(gold, cfg, b)
+	cfg.alternatives = true
 	var pe extraction
 	if letter := letterOf(ge.node); letter != "" {
 		pe = extractLetterAnswer(pred, cfg, b)
@@ -192,6 +199,10 @@ func compareExtractions(ge, pe extraction, opts Options, b *budget) (bool, strin
 		return true, ""
 	}
 	if ge.node == nil || pe.node == nil {
+		// "3 or \foo" is a hedge before it is anything else, parsed or not.
+		if pe.node == nil && offersAlternatives(pe.raw) && !offersAlternatives(ge.raw) {
+			return false, ReasonHedge
+		}
 		return false, ReasonUnparsable
 	}
 	g, p := expandPM(ge.node, b), expandPM(pe.node, b)
@@ -199,8 +210,18 @@ func compareExtractions(ge, pe extraction, opts Options, b *budget) (bool, strin
 	if !opts.Strict {
 		p = matchVariables(g, p, c)
 	}
+	if opts.Question != "" {
+		g, p = questionRules(opts.Question, g, p)
+	}
 	if c.equalTop(g, p) {
 		return true, ""
+	}
+	// "\frac12 or 0.5" states one answer twice; "3 or 5" is a hedge.
+	if one := c.sameAlternatives(p); one != nil && c.equalTop(g, one) {
+		return true, ""
+	}
+	if isHedge(g, p) {
+		return false, ReasonHedge
 	}
 	return false, ReasonMismatch
 }
@@ -217,16 +238,10 @@ func matchVariables(g, p *node, c *comparer) *node {
 	if len(gv) != len(pv) || len(gv) == 0 {
 		return p
 	}
-	m := map[string]string{}
-	for i := range gv {
-		if gv[i] != pv[i] {
-			m[pv[i]] = gv[i]
-		}
+	if m := swapNames(gv, pv); m != nil {
+		return renameVars(p, m)
 	}
-	if len(m) == 0 {
-		return p
-	}
-	return renameVars(p, m)
+	return p
 }
 
 // letterOf returns the choice letter when gold is one (A-J).
@@ -241,12 +256,15 @@ func letterOf(n *node) string {
 // then Math-Verify's letter patterns.
 func extractLetterAnswer(pred string, cfg extractConfig, b *budget) extraction {
 	if boxes := findBoxes(pred); len(boxes) > 0 {
-		if l := letterAnswer(stripTextCommand(boxes[len(boxes)-1].content)); l != "" && l[0] >= 'A' && l[0] <= 'J' {
-			return extraction{node: &node{k: kSym, name: l}, raw: l}
+		last := boxes[len(boxes)-1]
+		if l := letterAnswer(stripTextCommand(last.content)); l != "" && l[0] >= 'A' && l[0] <= 'J' {
+			n, raw := joinAlternatives(pred, last.start, last.end, &node{k: kSym, name: l}, l, true, b)
+			return extraction{node: n, raw: raw}
 		}
 	}
-	if l, raw := ExtractLetter(pred, []string{"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"}); l != "" {
-		return extraction{node: &node{k: kSym, name: raw}, raw: raw}
+	if key, start, end := letterSpan(pred, []string{"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"}); key != "" {
+		n, raw := joinAlternatives(pred, start, end, &node{k: kSym, name: key}, key, true, b)
+		return extraction{node: n, raw: raw}
 	}
 	return extract(pred, cfg, b)
 }
@@ -267,20 +285,26 @@ func stripTextCommand(s string) string {
 // then the last X standing alone. It returns the key lowercased and as found,
 // or "" when there is none.
 func ExtractLetter(text string, keys []string) (lower, found string) {
+	key, _, _ := letterSpan(text, keys)
+	return strings.ToLower(key), key
+}
+
+// letterSpan is ExtractLetter, with where the key it found starts and ends.
+func letterSpan(text string, keys []string) (key string, start, end int) {
 	if len(text) > DefaultMaxInputBytes || !utf8.ValidString(text) {
-		return "", ""
+		return "", 0, 0
 	}
-	type hit struct{ prio, end int }
+	type hit struct{ prio, start, end int }
 	var best *hit
 	var bestKey string
-	consider := func(prio, end int, key string) {
+	consider := func(prio, start, end int, key string) {
 		if best == nil || prio < best.prio || prio == best.prio && end > best.end {
-			best, bestKey = &hit{prio, end}, key
+			best, bestKey = &hit{prio, start, end}, key
 		}
 	}
 	// keyAt reports whether a key stands alone at p: after start or space (or
 	// "(" or "**"), before punctuation, space, ")" or the end.
-	keyAt := func(p int) (string, int) {
+	keyAt := func(p int) (string, int, int) {
 		q := p
 		if strings.HasPrefix(text[q:], "**") {
 			q += 2
@@ -296,10 +320,10 @@ func ExtractLetter(text string, keys []string) (lower, found string) {
 				e += 2
 			}
 			if e == len(text) || strings.ContainsRune(".,: )\n\t", rune(text[e])) {
-				return k, e
+				return k, q, e
 			}
 		}
-		return "", 0
+		return "", 0, 0
 	}
 	standalone := func(p int) bool { return p == 0 || strings.ContainsRune(" \n\t", rune(text[p-1])) }
 	lowerText := asciiLower(text)
@@ -313,12 +337,12 @@ func ExtractLetter(text string, keys []string) (lower, found string) {
 			for q < len(text) && text[q] == ' ' {
 				q++
 			}
-			if key, e := keyAt(q); key != "" {
+			if key, s, e := keyAt(q); key != "" {
 				prio := prioFinalAnswer
 				if rest := strings.TrimLeft(strings.TrimPrefix(text[e:], "."), " "); strings.HasPrefix(rest, "I hope") {
 					prio = prioFinalAnswerHope
 				}
-				consider(prio, e, key)
+				consider(prio, s, e, key)
 			}
 		}
 		at = p
@@ -335,26 +359,26 @@ func ExtractLetter(text string, keys []string) (lower, found string) {
 		}
 		for q := p; q <= min(len(text)-1, p+51); q++ {
 			if text[q] == ' ' || text[q] == '\n' {
-				if key, e := keyAt(q + 1); key != "" {
-					consider(prio, e, key)
+				if key, s, e := keyAt(q + 1); key != "" {
+					consider(prio, s, e, key)
 					break
 				}
 			}
 		}
 		at = p
 	}
-	if key, e := keyAt(0); key != "" {
-		consider(prioLineStart, e, key)
+	if key, s, e := keyAt(0); key != "" {
+		consider(prioLineStart, s, e, key)
 	}
 	for p := 0; p < len(text); p++ {
 		if standalone(p) {
-			if key, e := keyAt(p); key != "" {
-				consider(prioAnywhere, e, key)
+			if key, s, e := keyAt(p); key != "" {
+				consider(prioAnywhere, s, e, key)
 			}
 		}
 	}
 	if best == nil {
-		return "", ""
+		return "", 0, 0
 	}
-	return strings.ToLower(bestKey), bestKey
+	return bestKey, best.start, best.end
 }
