@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	mathsvc "github.com/rewardmesh/rewardmesh/services/math"
 	"github.com/rewardmesh/rewardmesh/shared/conformance"
 )
 
@@ -55,7 +54,7 @@ func TestConformanceOverAPI(t *testing.T) {
 		b, _ := json.Marshal(item)
 		items, expected = append(items, string(b)), append(expected, row.Expected)
 	}
-	out, err := mathsvc.Endpoints()[0].Handler(context.Background(), []byte(`{"items":[`+strings.Join(items, ",")+`]}`))
+	out, err := rulesOnly(t).Endpoints()[0].Handler(context.Background(), []byte(`{"items":[`+strings.Join(items, ",")+`]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,15 @@ package mathsvc
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
+
+// rulesOnly is the service with no judge configured.
+var rulesOnly = &Service{parallel: runtime.GOMAXPROCS(0)}
 
 func TestVerifyItem(t *testing.T) {
 	for _, tc := range []struct {

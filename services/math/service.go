@@ -32,8 +32,8 @@ const DefaultJudgeBudget = 32
 // maxJudged bounds the texts a judge is shown: a longer "final answer" is not one.
 const maxJudged = 4 << 10
 
-// Options configure the service. The zero value checks by rules alone.
-type Options struct {
+// Config configures the service. The zero value checks by rules alone.
+type Config struct {
 	// Judge is the model judge asked when the rules say no; no URL, no judge.
 	Judge judge.Config
 	// JudgeBudget is how many items of one batch (one call to the service) may
@@ -49,33 +49,28 @@ type Service struct {
 	parallel int
 }
 
-// New builds the service, and its judge when one is configured.
-func New(opts Options) (*Service, error) {
-	s := &Service{budget: opts.JudgeBudget, parallel: runtime.GOMAXPROCS(0)}
+// New builds the service, and its judge when one is configured. It waits on
+// nothing: the judge is first asked by the first item that needs it.
+func New(_ context.Context, cfg Config) (*Service, error) {
+	s := &Service{budget: cfg.JudgeBudget, parallel: runtime.GOMAXPROCS(0)}
 	if s.budget == 0 {
 		s.budget = DefaultJudgeBudget
 	}
 	s.budget = max(s.budget, 0)
-	if opts.Judge.URL != "" {
-		j, err := judge.New(opts.Judge)
+	if cfg.Judge.URL != "" {
+		j, err := judge.New(cfg.Judge)
 		if err != nil {
 			return nil, fmt.Errorf("math: %w", err)
 		}
 		s.judge = j
 		// Items waiting on the judge hold a slot without a core.
-		s.parallel = max(s.parallel, opts.Judge.Concurrency, judge.DefaultConcurrency)
+		s.parallel = max(s.parallel, cfg.Judge.Concurrency, judge.DefaultConcurrency)
 	}
 	return s, nil
 }
 
-// rulesOnly is the service without a judge.
-var rulesOnly = &Service{parallel: runtime.GOMAXPROCS(0)}
-
-// Endpoints returns the math service's operations (rules only), for mesh.Config.
-func Endpoints() []mesh.Endpoint { return rulesOnly.Endpoints() }
-
-// Config is the service's mesh configuration (rules only).
-func Config() mesh.Config { return rulesOnly.MeshConfig() }
+// Close releases what the service holds: nothing that outlives a request.
+func (s *Service) Close() error { return nil }
 
 // Endpoints returns the service's operations.
 func (s *Service) Endpoints() []mesh.Endpoint {
@@ -258,7 +253,7 @@ func (s *Service) decide(ctx context.Context, golds Gold, pred string, o itemOpt
 func (s *Service) verifyItem(ctx context.Context, raw json.RawMessage, budget *judgeBudget) any {
 	var item VerifyItem
 	if err := mesh.DecodeItem(raw, &item); err != nil {
-		return VerifyResult{ID: rawID(raw), Error: err}
+		return VerifyResult{ID: mesh.ItemID(raw), Error: err}
 	}
 	if len(item.Gold) == 0 || item.Pred == nil {
 		return VerifyResult{ID: item.ID, Error: reward.Errorf(reward.Invalid, "gold and pred are both required")}
@@ -303,7 +298,7 @@ type rewardResult struct {
 func (s *Service) rewardItem(ctx context.Context, raw json.RawMessage, budget *judgeBudget) any {
 	var item reward.Item
 	if err := mesh.DecodeItem(raw, &item); err != nil {
-		return reward.Result{ID: rawID(raw), Domain: reward.Math, Error: err}
+		return reward.Result{ID: mesh.ItemID(raw), Domain: reward.Math, Error: err}
 	}
 	if item.Domain != "" && item.Domain != reward.Math {
 		return reward.Failed(item, reward.Errorf(reward.Invalid, "domain %q is not math", item.Domain))
@@ -322,14 +317,4 @@ func (s *Service) rewardItem(ctx context.Context, raw json.RawMessage, budget *j
 	}
 	res := reward.Result{ID: item.ID, Reward: float64(v.Reward), Domain: reward.Math, Details: details}
 	return rewardResult{Result: res, NoCache: v.Judge != nil}
-}
-
-// rawID recovers an item's id for an error result when the item as a whole
-// did not decode.
-func rawID(raw json.RawMessage) json.RawMessage {
-	var probe struct {
-		ID json.RawMessage `json:"id"`
-	}
-	_ = json.Unmarshal(raw, &probe)
-	return probe.ID
 }

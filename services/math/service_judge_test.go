@@ -65,7 +65,7 @@ func (j *tinyJudge) asked() []string {
 
 func judgedService(t *testing.T, j *tinyJudge, budget int) *Service {
 	t.Helper()
-	s, err := New(Options{Judge: judge.Config{URL: j.srv.URL + "/v1", Model: "tinyv", Timeout: time.Second}, JudgeBudget: budget})
+	s, err := New(context.Background(), Config{Judge: judge.Config{URL: j.srv.URL + "/v1", Model: "tinyv", Timeout: time.Second}, JudgeBudget: budget})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestJudgeDown(t *testing.T) {
 			t.Errorf("status %d: %v; want the rules' 0, flagged", status, rs[0])
 		}
 	}
-	s, err := New(Options{Judge: judge.Config{URL: "http://127.0.0.1:1/v1", Model: "tinyv", Timeout: time.Second}})
+	s, err := New(context.Background(), Config{Judge: judge.Config{URL: "http://127.0.0.1:1/v1", Model: "tinyv", Timeout: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestJudgeRewards(t *testing.T) {
 	}
 }
 
-func TestOptionsFromEnv(t *testing.T) {
+func TestConfigFromEnv(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -202,16 +202,23 @@ func TestOptionsFromEnv(t *testing.T) {
 		}
 		return func(k string) string { return m[k] }
 	}
-	opts, err := OptionsFromEnv(env(EnvJudgeURL, "http://vllm:8000/v1", EnvJudgeModel, "zhangchenxu/TinyV-1.5B",
+	fromEnv := func(getenv func(string) string) error {
+		cfg, err := ConfigFromEnv(getenv)
+		if err == nil {
+			_, err = New(context.Background(), cfg)
+		}
+		return err
+	}
+	cfg, err := ConfigFromEnv(env(EnvJudgeURL, "http://vllm:8000/v1", EnvJudgeModel, "zhangchenxu/TinyV-1.5B",
 		EnvJudgeTimeout, "3s", EnvJudgeBudget, "0", EnvJudgeThreshold, "0.7", EnvJudgeRetries, "2",
 		EnvJudgeConcurrency, "4", EnvJudgeMaxTokens, "8", EnvJudgeAPIKeyEnv, "MY_KEY", "MY_KEY", "k"))
-	j := opts.Judge
+	j := cfg.Judge
 	if err != nil || j.URL != "http://vllm:8000/v1" || j.Model != "zhangchenxu/TinyV-1.5B" || j.Timeout != 3*time.Second ||
-		opts.JudgeBudget != -1 || j.Threshold != 0.7 || j.Retries != 2 || j.Concurrency != 4 || j.MaxTokens != 8 || j.APIKey != "k" {
-		t.Errorf("options %+v, err %v", opts, err)
+		cfg.JudgeBudget != -1 || j.Threshold != 0.7 || j.Retries != 2 || j.Concurrency != 4 || j.MaxTokens != 8 || j.APIKey != "k" {
+		t.Errorf("config %+v, err %v", cfg, err)
 	}
-	if opts, err := OptionsFromEnv(env()); err != nil || opts.Judge.URL != "" {
-		t.Errorf("no judge: %+v, %v", opts, err)
+	if cfg, err := ConfigFromEnv(env()); err != nil || cfg.Judge.URL != "" {
+		t.Errorf("no judge: %+v, %v", cfg, err)
 	}
 	for _, bad := range [][]string{
 		{EnvJudgeURL, "vllm:8000"},
@@ -224,24 +231,24 @@ func TestOptionsFromEnv(t *testing.T) {
 		{EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgeConcurrency, "0"},
 		{EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgeRetries, "many"},
 	} {
-		if _, err := OptionsFromEnv(env(bad...)); err == nil || !strings.Contains(err.Error(), "REWARDMESH_MATH_JUDGE_") {
+		if _, err := ConfigFromEnv(env(bad...)); err == nil || !strings.Contains(err.Error(), "REWARDMESH_MATH_JUDGE_") {
 			t.Errorf("%v: err %v, want one naming the variable", bad, err)
 		}
 	}
-	if _, err := FromEnv(env(EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgePrompt, "/nonexistent/prompt.txt")); err == nil {
+	if err := fromEnv(env(EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgePrompt, "/nonexistent/prompt.txt")); err == nil {
 		t.Error("a missing prompt file was accepted")
 	}
 	prompt := filepath.Join(t.TempDir(), "prompt.txt")
 	if err := os.WriteFile(prompt, []byte("{{.Gold}} {{.Answer}} {{.Question}}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if opts, err := OptionsFromEnv(env(EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgePrompt, prompt)); err != nil || opts.Judge.Prompt == "" {
-		t.Errorf("a prompt file: %+v, %v", opts, err)
+	if cfg, err := ConfigFromEnv(env(EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgePrompt, prompt)); err != nil || cfg.Judge.Prompt == "" {
+		t.Errorf("a prompt file: %+v, %v", cfg, err)
 	}
 	if err := os.WriteFile(prompt, []byte("{{.Patch}}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := FromEnv(env(EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgePrompt, prompt)); err == nil {
+	if err := fromEnv(env(EnvJudgeURL, "http://j/v1", EnvJudgeModel, "m", EnvJudgePrompt, prompt)); err == nil {
 		t.Error("a prompt naming a field the judge has not was accepted")
 	}
 }

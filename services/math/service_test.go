@@ -11,6 +11,16 @@ import (
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
 
+// rulesOnly is the service with no judge configured.
+func rulesOnly(t testing.TB) *mathsvc.Service {
+	t.Helper()
+	svc, err := mathsvc.New(context.Background(), mathsvc.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 func serve(t *testing.T) *mesh.Client {
 	t.Helper()
 	emb, err := mesh.StartServer(mesh.ServerOptions{StoreDir: t.TempDir()})
@@ -23,7 +33,7 @@ func serve(t *testing.T) *mesh.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	svc, err := mesh.Serve(nc, mathsvc.Config())
+	svc, err := mesh.Serve(nc, rulesOnly(t).MeshConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +117,7 @@ func FuzzEndpoints(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	eps := mathsvc.Endpoints()
+	eps := rulesOnly(f).Endpoints()
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, ep := range eps {
 			out, err := ep.Handler(context.Background(), []byte(body))

@@ -25,7 +25,7 @@ func TestIFVerifyMatchesChecker(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Getenv = func(string) string { return "" }
-	s, err := New(cfg)
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,18 +8,17 @@ package rm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rewardmesh/rewardmesh/services/rm/ifeval"
+	"github.com/rewardmesh/rewardmesh/shared/envvar"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
@@ -83,51 +82,25 @@ func DefaultConfig() Config {
 }
 
 // ConfigFromEnv is DefaultConfig overridden by the REWARDMESH_RM_* variables.
+// A value that does not parse is an error that names the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := DefaultConfig()
 	cfg.Getenv = getenv
-	var errs []error
-	str := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	num := func(name string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want an integer", name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	str(EnvURL, &cfg.URL)
+	r := envvar.NewReader(getenv)
+	r.String(EnvURL, &cfg.URL)
 	if v := getenv(EnvProtocol); v != "" {
-		cfg.Protocol = Protocol(v)
+		cfg.Protocol = Protocol(v) // New refuses one it does not speak
 	}
-	str(EnvModel, &cfg.Model)
-	str(EnvAPIKeyEnv, &cfg.APIKeyEnv)
-	str(EnvPoolingTask, &cfg.PoolingTask)
-	num(EnvBatchSize, &cfg.BatchSize)
-	num(EnvConcurrency, &cfg.Concurrency)
-	num(EnvRetries, &cfg.Retries)
-	num(EnvClassIndex, &cfg.ClassIndex)
-	if v := getenv(EnvTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 60s", EnvTimeout, v))
-		}
-		cfg.Timeout = d
-	}
-	if v := getenv(EnvRawLogits); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", EnvRawLogits, v))
-		}
-		cfg.RawLogits = b
-	}
-	return cfg, errors.Join(errs...)
+	r.String(EnvModel, &cfg.Model)
+	r.String(EnvAPIKeyEnv, &cfg.APIKeyEnv)
+	r.String(EnvPoolingTask, &cfg.PoolingTask)
+	r.Int(EnvBatchSize, 1, &cfg.BatchSize)
+	r.Int(EnvConcurrency, 1, &cfg.Concurrency)
+	r.Int(EnvRetries, 0, &cfg.Retries)
+	r.Int(EnvClassIndex, -1, &cfg.ClassIndex)
+	r.Duration(EnvTimeout, &cfg.Timeout)
+	r.Bool(EnvRawLogits, &cfg.RawLogits)
+	return cfg, r.Err()
 }
 
 // Flags registers the --rm-* flags on fs, defaulting to cfg's current values
@@ -158,7 +131,13 @@ type Service struct {
 
 // New checks cfg and builds the service. With no URL it runs without a reward
 // model: instruction following works, reward model scores answer unavailable.
-func New(cfg Config) (*Service, error) {
+// It loads IFEval's language profiles now rather than on the first request
+// that needs them (most of a second), and waits on nothing else: the reward
+// model is first called by the first item that needs it.
+func New(_ context.Context, cfg Config) (*Service, error) {
+	if err := ifeval.Preload(); err != nil {
+		return nil, fmt.Errorf("rm service: %w", err)
+	}
 	if cfg.MaxItemBytes <= 0 {
 		cfg.MaxItemBytes = DefaultMaxItemBytes
 	}
@@ -199,6 +178,9 @@ func New(cfg Config) (*Service, error) {
 	s.client = client
 	return s, nil
 }
+
+// Close releases what the service holds: nothing that outlives a request.
+func (s *Service) Close() error { return nil }
 
 // Endpoints are the service's mesh operations: score (POST /v1/rm/score),
 // if_verify (POST /v1/if/verify) and rewards (domains rm and if).

@@ -97,7 +97,7 @@ func testService(t testing.TB, f *fakeRM, protocol Protocol) *Service {
 	if f != nil {
 		cfg.URL, cfg.Protocol = f.srv.URL, protocol
 	}
-	s, err := New(cfg)
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestConfigFromEnv(t *testing.T) {
 		cfg.BatchSize != 16 || cfg.Concurrency != 4 || cfg.Timeout != 5*time.Second || cfg.Retries != 7 || !cfg.RawLogits || cfg.ClassIndex != 1 {
 		t.Errorf("config %+v", cfg)
 	}
-	s, err := New(cfg)
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestConfigFromEnv(t *testing.T) {
 	if _, err := ConfigFromEnv(func(k string) string { return map[string]string{EnvBatchSize: "x", EnvTimeout: "soon"}[k] }); err == nil {
 		t.Error("bad values accepted")
 	}
-	if _, err := New(Config{URL: "http://h", Protocol: "grpc"}); err == nil {
+	if _, err := New(context.Background(), Config{URL: "http://h", Protocol: "grpc"}); err == nil {
 		t.Error("unknown protocol accepted")
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rewardmesh/rewardmesh/services/swe/difflib"
 	"github.com/rewardmesh/rewardmesh/services/swe/judge"
+	"github.com/rewardmesh/rewardmesh/shared/envvar"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
@@ -65,14 +66,45 @@ type Config struct {
 	HTTPClient *http.Client        // for the judge; a fresh client when nil
 }
 
+// The environment variables ConfigFromEnv reads (the README lists them).
+const (
+	EnvJudgeURL         = "REWARDMESH_SWE_JUDGE_URL"
+	EnvJudgeModel       = "REWARDMESH_SWE_JUDGE_MODEL"
+	EnvJudgeAPIKeyEnv   = "REWARDMESH_SWE_JUDGE_API_KEY_ENV"
+	EnvJudgePrompt      = "REWARDMESH_SWE_JUDGE_PROMPT"
+	EnvJudgeTimeout     = "REWARDMESH_SWE_JUDGE_TIMEOUT"
+	EnvJudgeRetries     = "REWARDMESH_SWE_JUDGE_RETRIES"
+	EnvJudgeConcurrency = "REWARDMESH_SWE_JUDGE_CONCURRENCY"
+	EnvAllowUntagged    = "REWARDMESH_SWE_ALLOW_UNTAGGED"
+)
+
+// ConfigFromEnv reads the service's configuration from REWARDMESH_SWE_*
+// variables over the zero Config's defaults. A value that does not parse is an
+// error that names the variable.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{Getenv: getenv}
+	r := envvar.NewReader(getenv)
+	r.String(EnvJudgeURL, &cfg.JudgeURL)
+	r.String(EnvJudgeModel, &cfg.JudgeModel)
+	r.String(EnvJudgeAPIKeyEnv, &cfg.JudgeAPIKeyEnv)
+	r.String(EnvJudgePrompt, &cfg.JudgePrompt)
+	r.Duration(EnvJudgeTimeout, &cfg.JudgeTimeout)
+	r.Int(EnvJudgeRetries, -1, &cfg.JudgeRetries) // -1: none
+	r.Int(EnvJudgeConcurrency, 1, &cfg.JudgeConcurrency)
+	r.Bool(EnvAllowUntagged, &cfg.AllowUntagged)
+	return cfg, r.Err()
+}
+
 // Service answers the swe ops.
 type Service struct {
 	cfg    Config
 	scorer *Scorer
 }
 
-// New builds the service, loading the judge's prompt when a judge is configured.
-func New(cfg Config) (*Service, error) {
+// New builds the service, loading the judge's prompt when a judge is
+// configured. It waits on nothing: the judge is first called by the first item
+// that needs it.
+func New(_ context.Context, cfg Config) (*Service, error) {
 	if cfg.MaxItemBytes <= 0 {
 		cfg.MaxItemBytes = DefaultMaxItemBytes
 	}
@@ -110,6 +142,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	return s, nil
 }
+
+// Close releases what the service holds: nothing that outlives a request.
+func (s *Service) Close() error { return nil }
 
 // Scorer is the service's scorer, for callers that score in-process.
 func (s *Service) Scorer() *Scorer { return s.scorer }

@@ -21,11 +21,27 @@ import (
 
 func newService(t *testing.T, cfg Config) *Service {
 	t.Helper()
-	s, err := New(cfg)
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := map[string]string{
+		EnvJudgeURL: "http://judge:8000/v1", EnvJudgeModel: "m", EnvJudgeAPIKeyEnv: "MY_KEY", EnvJudgePrompt: "p.txt",
+		EnvJudgeTimeout: "5s", EnvJudgeRetries: "-1", EnvJudgeConcurrency: "2", EnvAllowUntagged: "1",
+	}
+	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil || cfg.JudgeURL != "http://judge:8000/v1" || cfg.JudgeModel != "m" || cfg.JudgeAPIKeyEnv != "MY_KEY" ||
+		cfg.JudgePrompt != "p.txt" || cfg.JudgeTimeout != 5*time.Second || cfg.JudgeRetries != -1 || cfg.JudgeConcurrency != 2 ||
+		!cfg.AllowUntagged || cfg.Getenv == nil {
+		t.Errorf("config %+v, err %v", cfg, err)
+	}
+	if cfg, err := ConfigFromEnv(func(string) string { return "" }); err != nil || cfg.JudgeURL != "" || cfg.AllowUntagged {
+		t.Errorf("nothing set: %+v, %v", cfg, err)
+	}
 }
 
 func endpoint(t *testing.T, s *Service, op string) mesh.Handler {

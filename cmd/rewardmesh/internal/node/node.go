@@ -26,6 +26,7 @@ import (
 	"github.com/rewardmesh/rewardmesh/services/gateway"
 	"github.com/rewardmesh/rewardmesh/services/gateway/scoring"
 	"github.com/rewardmesh/rewardmesh/shared/cache"
+	"github.com/rewardmesh/rewardmesh/shared/envvar"
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
 
@@ -81,7 +82,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		names = Names()
 	}
 	for _, name := range names {
-		if _, ok := builders[name]; !ok && name != "gateway" {
+		if _, ok := lookup(name); !ok && name != "gateway" {
 			return nil, fmt.Errorf("unknown service %q: use one of %v or gateway", name, Names())
 		}
 	}
@@ -112,7 +113,8 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg, closer, err := builders[name](ctx, Env{Getenv: opts.Getenv, Log: opts.Log.With("service", name), Conn: nc, Metrics: n.reg})
+		svc, _ := lookup(name)
+		cfg, closer, err := svc.start(ctx, Env{Getenv: opts.Getenv, Log: opts.Log.With("service", name), Conn: nc, Metrics: n.reg})
 		if err != nil && len(opts.Services) == 0 {
 			// `up` keeps the rest of the mesh serving; /healthz reports this one down.
 			n.log.Error("service not started", "service", name, "err", err)
@@ -125,11 +127,11 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 			n.closers = append(n.closers, closer)
 		}
 		cfg.Logger = opts.Log
-		svc, err := mesh.Serve(nc, cfg)
+		served, err := mesh.Serve(nc, cfg)
 		if err != nil {
 			return nil, err
 		}
-		n.services = append(n.services, svc)
+		n.services = append(n.services, served)
 		n.log.Info("service up", "service", name)
 	}
 
@@ -189,9 +191,22 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	r := envvar.NewReader(opts.Getenv)
 	// How long a job may go without a sign of life from its worker before another
 	// takes it (a worker that died); REWARDMESH_JOBS_ACK_WAIT, default 30s.
-	jobs.AckWait = envDuration(Env{Getenv: opts.Getenv}, "REWARDMESH_JOBS_ACK_WAIT")
+	r.Duration("REWARDMESH_JOBS_ACK_WAIT", &jobs.AckWait)
+	if opts.Scoring.ChunkSize == 0 {
+		r.Int("REWARDMESH_GATEWAY_CHUNK_SIZE", 0, &opts.Scoring.ChunkSize)
+	}
+	if opts.Scoring.BusyRetryFor == 0 {
+		r.Duration("REWARDMESH_GATEWAY_BUSY_RETRY_FOR", &opts.Scoring.BusyRetryFor)
+	}
+	if opts.Gateway.OutageWaitFor == 0 {
+		r.Duration("REWARDMESH_GATEWAY_OUTAGE_WAIT", &opts.Gateway.OutageWaitFor)
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 	reg := n.reg
 	var c cache.Cache = cache.NewMemory(0)
 	var redisCache *cache.Redis
@@ -202,16 +217,6 @@ func (n *Node) startGateway(ctx context.Context, opts Options) error {
 		}
 		c = redisCache
 		n.closers = append(n.closers, redisCache.Close)
-	}
-	env := Env{Getenv: opts.Getenv}
-	if opts.Scoring.ChunkSize == 0 {
-		opts.Scoring.ChunkSize = envInt(env, "REWARDMESH_GATEWAY_CHUNK_SIZE")
-	}
-	if opts.Scoring.BusyRetryFor == 0 {
-		opts.Scoring.BusyRetryFor = envDuration(env, "REWARDMESH_GATEWAY_BUSY_RETRY_FOR")
-	}
-	if opts.Gateway.OutageWaitFor == 0 {
-		opts.Gateway.OutageWaitFor = envDuration(env, "REWARDMESH_GATEWAY_OUTAGE_WAIT")
 	}
 	// One scoring engine (routing, cache, de-duplication, chunks, retries) serves
 	// both the HTTP handlers and the job worker.

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"log/slog"
-	"slices"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,18 +21,60 @@ type Env struct {
 	Metrics prometheus.Registerer
 }
 
-// builder makes a service's mesh configuration, and what to close at shutdown.
-type builder func(ctx context.Context, env Env) (mesh.Config, func() error, error)
+// service is one service a node can run: its name on the mesh and how it
+// starts.
+type service struct {
+	name  string
+	start startFunc
+}
 
-// builders are the services a node can run, by name.
-var builders = map[string]builder{}
+// startFunc starts a service: its mesh configuration, and what to close at
+// shutdown.
+type startFunc func(ctx context.Context, env Env) (mesh.Config, func() error, error)
+
+// meshService is what a service's New returns under the contract every
+// service keeps (see startWith).
+type meshService interface {
+	MeshConfig() mesh.Config
+	Close() error
+}
+
+// startWith starts a service that keeps the contract: ConfigFromEnv reads its
+// settings (refusing a bad value, naming the variable), New builds it, and the
+// service gives its mesh configuration and closes.
+func startWith[C any, S meshService](
+	configFromEnv func(getenv func(string) string) (C, error),
+	newService func(context.Context, C) (S, error),
+) startFunc {
+	return func(ctx context.Context, env Env) (mesh.Config, func() error, error) {
+		cfg, err := configFromEnv(env.Getenv)
+		if err != nil {
+			return mesh.Config{}, nil, err
+		}
+		svc, err := newService(ctx, cfg)
+		if err != nil {
+			return mesh.Config{}, nil, err
+		}
+		return svc.MeshConfig(), svc.Close, nil
+	}
+}
 
 // Names lists the services a node can run, in start order.
 func Names() []string {
-	names := make([]string, 0, len(builders))
-	for name := range builders {
-		names = append(names, name)
+	all := services()
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.name
 	}
-	slices.Sort(names)
 	return names
+}
+
+// lookup is the named service, or false when a node cannot run it.
+func lookup(name string) (service, bool) {
+	for _, s := range services() {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return service{}, false
 }
