@@ -251,13 +251,10 @@ type prepared struct {
 func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string) (prepared, error) {
 	switch lang {
 	case Python:
-		files := map[string]runner.File{
-			solutionFile: {Data: []byte(source)},
-			"check.py":   {Data: []byte(syntaxCheck(functional))},
-		}
+		files := pythonFiles(source, functional, fnName)
+		files["check.py"] = runner.File{Data: []byte(syntaxCheck(functional))}
 		argv := []string{"python3", solutionFile}
 		if functional {
-			files[harnessFile] = runner.File{Data: []byte(functionalHarness(fnName))}
 			argv = []string{"python3", harnessFile}
 		}
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
@@ -278,6 +275,15 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 		return ss.compileCpp(ctx, source, "main", compileLimits, "")
 	}
 	return prepared{}, fmt.Errorf("no way to prepare %s", lang)
+}
+
+// pythonFiles are the files a Python submission runs from.
+func pythonFiles(source string, functional bool, fnName string) map[string]runner.File {
+	files := map[string]runner.File{solutionFile: {Data: []byte(source)}}
+	if functional {
+		files[harnessFile] = runner.File{Data: []byte(functionalHarness(fnName))}
+	}
+	return files
 }
 
 // compileCpp compiles source to ./name under lim, or writes the binary an
@@ -396,11 +402,22 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 	if parallel <= 0 {
 		parallel = s.cfg.TestParallel
 	}
+	parallel = min(parallel, len(sp.tests))
 	var wg sync.WaitGroup
-	for range parallel {
+	for w := range parallel {
 		wg.Go(func() {
+			lane := ss
+			if w > 0 {
+				// A container runs one test at a time: its cgroup is the test's
+				// meter. Another test at once needs a container of its own, one
+				// idle now; without one, the other workers take the tests.
+				if lane = s.openLane(ctx, sp, ss.pool); lane == nil {
+					return
+				}
+				defer lane.close()
+			}
 			for i := range next {
-				tr, err := ss.runTest(ctx, sp, prep.argv, sp.tests[i], check)
+				tr, err := lane.runTest(ctx, sp, prep.argv, sp.tests[i], check)
 				mu.Lock()
 				if err != nil {
 					if sysErr == nil {
@@ -439,6 +456,34 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 		}
 	}
 	return res, nil
+}
+
+// openLane returns an idle container of the pool ready to run the
+// submission's tests, or nil when none is idle or it cannot be made ready (the
+// submission's own container runs the tests then).
+func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p *pool.Pool) *session {
+	c := p.TryAcquire()
+	if c == nil {
+		return nil
+	}
+	lane := &session{s: s, pool: p, c: c}
+	var err error
+	switch sp.lang {
+	case Python:
+		_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: pythonFiles(sp.source, sp.functional, sp.fnName)})
+	case Cpp:
+		// The binary the submission's container compiled comes from the cache.
+		var prep prepared
+		prep, err = lane.compileCpp(ctx, sp.source, "main", compileLimits, "")
+		if err == nil && prep.compileFailed {
+			err = errors.New("the compile failed in a second container")
+		}
+	}
+	if err != nil {
+		lane.close()
+		return nil
+	}
+	return lane
 }
 
 // systemError turns a failure of ours into the SE verdict, or into a timeout when

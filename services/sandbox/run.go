@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rewardmesh/rewardmesh/services/sandbox/pool"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
@@ -104,17 +105,21 @@ func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
 	if it.Queue {
 		admit = s.admitQueued
 	}
+	start := time.Now()
 	release, err := admit(ctx)
 	if err != nil {
 		return RunResult{}, err
 	}
 	defer release()
+	t := s.metrics.since(stageQueue, lang, start)
 	ss, err := s.open(ctx, lang)
 	if err != nil {
 		return RunResult{}, err
 	}
 	defer ss.close()
+	s.metrics.since(stageAcquire, lang, t)
 	res, err := ss.run(ctx, lang, it, files, lim)
+	s.metrics.since(stageTotal, lang, start)
 	if err != nil {
 		return s.runSystemError(ctx, err)
 	}
@@ -222,10 +227,13 @@ func filesKey(files map[string]runner.File) string {
 
 // run is one run in the session: write the files, compile, run, read back.
 func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map[string]runner.File, lim runner.Limits) (RunResult, error) {
+	m := ss.s.metrics
+	t := time.Now()
 	if len(files) > 0 {
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
 			return RunResult{}, fmt.Errorf("write the program's files: %w", err)
 		}
+		t = m.since(stageWrite, lang, t)
 	}
 	argv := []string{"python3", solutionFile}
 	var compile *CompileResult
@@ -240,6 +248,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 		if err != nil {
 			return RunResult{}, err
 		}
+		t = m.since(stageCompile, lang, t)
 		compile = &CompileResult{Status: "ok", ExitCode: prep.compileExit, Stderr: validUTF8(prep.compileOutput), WallMS: prep.compileWallMS, Cached: prep.compileCached}
 		if prep.compileFailed {
 			compile.Status = "ce"
@@ -255,6 +264,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 	if err != nil {
 		return RunResult{}, err
 	}
+	t = m.since(stageRun, lang, t)
 	if resp.Status == runner.StatusFailed {
 		return RunResult{}, fmt.Errorf("run: %s", resp.Error)
 	}
@@ -283,7 +293,12 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 			res = RunResult{Status: "ce", ExitCode: 1, Stderr: validUTF8(out), WallMS: res.WallMS}
 		}
 	}
-	return res, ss.fetch(ctx, it.FetchFiles, &res)
+	if len(it.FetchFiles) == 0 {
+		return res, nil
+	}
+	err = ss.fetch(ctx, it.FetchFiles, &res)
+	m.since(stageFetch, lang, t)
+	return res, err
 }
 
 func looksLikeSyntaxError(stderr string) bool {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/pool"
@@ -69,6 +70,8 @@ type Config struct {
 	// ReconcileEvery is how often orphaned containers are looked for [1m].
 	ReconcileEvery time.Duration
 	Logger         *slog.Logger
+	// Metrics receives the sandbox's Prometheus metrics; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) defaults() {
@@ -135,6 +138,7 @@ type Sandbox struct {
 	ownsDock bool
 	owner    pool.Owner
 	log      *slog.Logger
+	metrics  *metrics
 
 	slots   chan struct{} // Concurrency
 	cpus    chan struct{} // programsAtOnce: programs running
@@ -166,6 +170,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		docker:  cfg.Docker,
 		owner:   pool.Self(),
 		log:     cfg.Logger.With("service", "sandbox"),
+		metrics: newMetrics(cfg.Metrics),
 		slots:   make(chan struct{}, cfg.Concurrency),
 		cpus:    make(chan struct{}, cfg.programsAtOnce()),
 		waiting: make(chan struct{}, cfg.Concurrency+cfg.QueueSize),
@@ -230,6 +235,7 @@ func (s *Sandbox) newPool(lang Language) *pool.Pool {
 		TmpBytes:    64 << 20,
 		UsrVolume:   !s.cfg.NoUsrVolume,
 		Logger:      s.log,
+		OnReset:     func(d time.Duration) { s.metrics.since(stageReset, lang, time.Now().Add(-d)) },
 	})
 }
 

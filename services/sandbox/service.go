@@ -145,6 +145,7 @@ func (s *Sandbox) Reward(ctx context.Context, item reward.Item) reward.Result {
 		// and nothing a cache may keep.
 		r := rewardResult(item, 0, details)
 		r.Error = reward.Errorf(reward.Internal, "the sandbox failed to judge this program (SE); send it again")
+		r.Error.Retryable = true
 		return r
 	}
 	score := 0.0

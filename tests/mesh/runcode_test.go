@@ -152,6 +152,20 @@ func runCodeOutcomes(t *testing.T, base string) {
 	if pong != "pong" {
 		t.Errorf("GET /v1/ping: %q %v", pong, err)
 	}
+
+	// Where the runs' time went, on the gateway's /metrics (one process: `up`).
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, stage := range []string{"queue", "acquire", "write", "compile", "run", "fetch", "total", "reset"} {
+		if !strings.Contains(string(text), `rewardmesh_sandbox_stage_seconds_count{language=`) ||
+			!strings.Contains(string(text), `stage="`+stage+`"}`) {
+			t.Errorf("/metrics has no rewardmesh_sandbox_stage_seconds for stage %s", stage)
+		}
+	}
 }
 
 type ccProblem struct {

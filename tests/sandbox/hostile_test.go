@@ -181,6 +181,51 @@ except OSError:
 		stillJudges(t, ctx, s)
 	})
 
+	t.Run("every process a test starts is charged its CPU", func(t *testing.T) {
+		// Each program makes two workers burn BURN seconds of CPU each, in a way
+		// wait4 on the program alone never sees. Over the limit they must be TLE;
+		// under it, AC with a time that holds the workers' 2×BURN.
+		const burn = "import os, time\ndef burn(s):\n    t = time.process_time()\n    while time.process_time() - t < s:\n        pass\nr, w = os.pipe()\n"
+		cases := []struct{ name, lang, src string }{
+			{"forked workers never waited", "python", burn + "for _ in range(2):\n    if os.fork() == 0:\n        burn(BURN)\n        os.write(w, b'x')\n        os._exit(0)\nos.read(r, 1)\nos.read(r, 1)\nprint(1)\n"},
+			{"double-forked orphans", "python", burn + "for _ in range(2):\n    pid = os.fork()\n    if pid == 0:\n        if os.fork() == 0:\n            burn(BURN)\n            os.write(w, b'x')\n        os._exit(0)\n    os.waitpid(pid, 0)\nos.read(r, 1)\nos.read(r, 1)\nprint(1)\n"},
+			{"workers still running after the program exits", "python", burn + "for _ in range(2):\n    if os.fork() == 0:\n        os.setsid()\n        burn(BURN)\n        os.write(w, b'x')\n        while True:\n            pass\nos.read(r, 1)\nos.read(r, 1)\nprint(1)\n"},
+			{"threads in C++", "cpp", "#include <bits/stdc++.h>\nstatic void burn(double s) {\n  timespec a, b;\n  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);\n  do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);\n  while ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < s);\n}\nint main() { std::thread t1(burn, BURN), t2(burn, BURN); t1.join(); t2.join(); puts(\"1\"); }\n"},
+		}
+		for _, tc := range cases {
+			if res := judge(t, tc.lang, strings.ReplaceAll(tc.src, "BURN", "0.9"), 1000, 0); res.Verdict != reward.TimeLimitExceeded {
+				t.Errorf("%s, 1.8 s of CPU under a 1 s limit: verdict %s, want TLE (%+v)", tc.name, res.Verdict, res)
+			}
+			// A generous limit: a loaded host must not turn 0.4 s into a wall-clock TLE.
+			res := judge(t, tc.lang, strings.ReplaceAll(tc.src, "BURN", "0.2"), 3000, 0)
+			if res.Verdict != reward.Accepted || res.Tests[0].TimeMS < 400 {
+				t.Errorf("%s, 0.4 s of CPU under a 3 s limit: verdict %s, want AC with time_ms ≥ 400 (%+v)", tc.name, res.Verdict, res)
+			} else {
+				t.Logf("%s, 0.4 s of CPU: AC in %d ms", tc.name, res.Tests[0].TimeMS)
+			}
+		}
+		stillJudges(t, ctx, s)
+	})
+
+	t.Run("memory of every process a test starts is charged", func(t *testing.T) {
+		// Four workers hold 100 MB each, within their own RLIMIT_AS, 400 MB together.
+		workers := "import os, time\nr, w = os.pipe()\nfor _ in range(N):\n    if os.fork() == 0:\n        x = bytearray(b'1') * (100 << 20)\n        os.write(w, b'x')\n        time.sleep(30)\nfor _ in range(N):\n    os.read(r, 1)\ntime.sleep(0.3)\nprint(1)\n"
+		if res := judge(t, "python", strings.ReplaceAll(workers, "N", "4"), 5000, 256); res.Verdict != reward.MemoryLimitExceeded {
+			t.Errorf("4 workers of 100 MB under 256 MB: verdict %s, want MLE (%+v)", res.Verdict, res)
+		}
+		if res := judge(t, "python", strings.ReplaceAll(workers, "N", "2"), 5000, 256); res.Verdict != reward.Accepted || res.Tests[0].MemoryKB < 200<<10 {
+			t.Errorf("2 workers of 100 MB under 256 MB: verdict %s, want AC with memory_kb ≥ 200 MiB (%+v)", res.Verdict, res)
+		}
+		// memfd pages are in no address space, so RLIMIT_AS never sees them; with
+		// its OOM score lowered as far as it may, the program would have the OOM
+		// killer take the agent, were the container's limit ever reached.
+		memfd := "import os\nfor v in ('-1000', '0'):\n    try:\n        with open('/proc/self/oom_score_adj', 'w') as f:\n            f.write(v)\n        break\n    except OSError:\n        pass\nchunk = b'z' * (1 << 20)\nfds = []\nfor _ in range(30):\n    fd = os.memfd_create('x')\n    fds.append(fd)\n    for _ in range(60):\n        os.write(fd, chunk)\nprint(1)\n"
+		if res := judge(t, "python", memfd, 5000, 256); res.Verdict != reward.MemoryLimitExceeded {
+			t.Errorf("1.8 GB of memfd pages under 256 MB: verdict %s, want MLE (%+v)", res.Verdict, res)
+		}
+		stillJudges(t, ctx, s)
+	})
+
 	t.Run("a large input does not make later programs MLE", func(t *testing.T) {
 		// The agent holds a 40 MB input in memory; a program started later shares
 		// the agent's memory until execve, whose peak once became its ru_maxrss.

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +49,7 @@ type Config struct {
 
 	MemoryBytes int64   // the container's memory cgroup limit (no swap)
 	PidsLimit   int64   // the container's pids cgroup limit
-	CPUs        float64 // CPU quota; 0 leaves it unset
+	CPUs        float64 // CPU quota in cores (CFS); 0 leaves it unset
 	WorkBytes   int64   // size of the /work tmpfs
 	TmpBytes    int64   // size of /tmp and /dev/shm
 	MaxUses     int     // submissions a container serves before it is replaced
@@ -56,6 +58,8 @@ type Config struct {
 	UsrVolume bool
 
 	Logger *slog.Logger
+	// OnReset, when set, is told how long each reset after a submission took.
+	OnReset func(time.Duration)
 }
 
 // Owner identifies the process that owns containers.
@@ -267,6 +271,23 @@ func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
 	}
 }
 
+// TryAcquire returns an idle container, or nil when none is idle now: it
+// neither waits nor starts one.
+func (p *Pool) TryAcquire() *Container {
+	for {
+		select {
+		case c := <-p.idle:
+			p.kick()
+			if c.Alive() {
+				return c
+			}
+			p.remove(c)
+		default:
+			return nil
+		}
+	}
+}
+
 // Release gives a container back after a submission. It is reset before another
 // submission sees it; one that cannot be reset (or has served MaxUses) is removed.
 func (p *Pool) Release(c *Container) {
@@ -274,8 +295,12 @@ func (p *Pool) Release(c *Container) {
 		c.uses++
 		if c.Alive() && c.uses < p.cfg.MaxUses {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			start := time.Now()
 			resp, err := c.Do(ctx, runner.Request{Op: runner.OpReset})
 			cancel()
+			if p.cfg.OnReset != nil {
+				p.cfg.OnReset(time.Since(start))
+			}
 			switch {
 			case err == nil && !resp.Retire:
 				p.put(c)
@@ -419,12 +444,47 @@ func (p *Pool) start(ctx context.Context) (*Container, error) {
 		return fail(fmt.Errorf("start %s container: %w", p.cfg.Name, err))
 	}
 	c := newContainer(id, att.HijackedResponse)
-	if _, err := c.Do(ctx, runner.Request{Op: runner.OpPing}); err != nil {
+	resp, err := c.Do(ctx, runner.Request{Op: runner.OpPing})
+	if err != nil {
 		c.close()
 		p.volumeFailed(vol)
 		return fail(fmt.Errorf("ping the agent in %s: %w", short(id), err))
 	}
+	if err := p.checkCgroup(resp.Cgroup); err != nil {
+		c.close()
+		return fail(fmt.Errorf("%s container %s: %w", p.cfg.Name, short(id), err))
+	}
 	return c, nil
+}
+
+// checkCgroup checks that the container's cgroup, the meter of every test, has
+// the limits the container was created with. A daemon that cannot apply them
+// (rootless Docker on cgroup v1 discards them with a warning) would leave
+// programs unbounded, and the sandbox would judge on regardless.
+func (p *Pool) checkCgroup(cg *runner.Cgroup) error {
+	if cg == nil || cg.Version == 0 {
+		// Without it, CPU time would leave out every process a program does not
+		// wait for.
+		why := "no report"
+		if cg != nil {
+			why = cg.Error
+		}
+		return fmt.Errorf("the agent found no cgroup to meter tests with: %s", why)
+	}
+	var wrong []string
+	if p.cfg.MemoryBytes > 0 && cg.MemoryBytes != p.cfg.MemoryBytes {
+		wrong = append(wrong, fmt.Sprintf("memory limit %d bytes, want %d", cg.MemoryBytes, p.cfg.MemoryBytes))
+	}
+	if p.cfg.PidsLimit > 0 && cg.Pids != p.cfg.PidsLimit {
+		wrong = append(wrong, fmt.Sprintf("pids limit %d, want %d", cg.Pids, p.cfg.PidsLimit))
+	}
+	if p.cfg.CPUs > 0 && math.Abs(cg.CPUs-p.cfg.CPUs) > 0.01 {
+		wrong = append(wrong, fmt.Sprintf("CPU quota %.2f cores, want %.2f", cg.CPUs, p.cfg.CPUs))
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("the daemon did not apply the container's limits (%s): does it run rootless on cgroup v1?", strings.Join(wrong, "; "))
+	}
+	return nil
 }
 
 // remove kills and removes a container; it runs on its own deadline, whatever

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,30 @@ func TestProcessStart(t *testing.T) {
 	}
 	if processStart(1<<30) != "" {
 		t.Fatalf("a missing process has a start time")
+	}
+}
+
+// A container whose daemon did not apply its limits, or whose agent cannot meter
+// it, must not judge.
+func TestCheckCgroup(t *testing.T) {
+	p := &Pool{cfg: Config{MemoryBytes: 2 << 30, PidsLimit: 256, CPUs: 1}}
+	good := runner.Cgroup{Version: 1, Memory: true, MemoryBytes: 2 << 30, CPUs: 1, Pids: 256}
+	if err := p.checkCgroup(&good); err != nil {
+		t.Fatalf("the limits asked for: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		cg   *runner.Cgroup
+		want string
+	}{
+		{"no report", nil, "no cgroup"},
+		{"not found", &runner.Cgroup{Error: "no cgroup lists pid 1"}, "no cgroup lists pid 1"},
+		{"memory unbounded", &runner.Cgroup{Version: 1, MemoryBytes: -1, CPUs: 1, Pids: 256}, "memory limit -1"},
+		{"no CPU quota", &runner.Cgroup{Version: 2, MemoryBytes: 2 << 30, Pids: 256}, "CPU quota 0.00"},
+		{"no pids limit", &runner.Cgroup{Version: 2, MemoryBytes: 2 << 30, CPUs: 1, Pids: -1}, "pids limit -1"},
+	} {
+		if err := p.checkCgroup(tc.cg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -46,6 +46,16 @@ type Agent struct {
 
 	out sync.Mutex
 	w   io.Writer
+
+	// runMu keeps to one run at a time: the container's cgroup is the meter of
+	// a run, and every process in the container but the agent belongs to it.
+	runMu sync.Mutex
+	// init: the agent is its container's init (PID 1), so kill(-1) reaches every
+	// process a run left and nothing else. cg is the container's cgroup; outside
+	// a container (tests) both are unset and wait4's rusage is the meter.
+	init  bool
+	cg    *cgroup
+	cgErr error
 }
 
 // Serve answers requests from r on w until r ends, then kills everything it started.
@@ -63,6 +73,15 @@ func (a *Agent) Serve(r io.Reader, w io.Writer) error {
 		}
 	}()
 	a.w = w
+	if os.Getpid() == 1 {
+		a.init = true
+		self, err := os.ReadFile("/proc/self/cgroup")
+		if err == nil {
+			a.cg, a.cgErr = openCgroup(cgroupRoot, self, 1)
+		} else {
+			a.cgErr = fmt.Errorf("read /proc/self/cgroup: %w", err)
+		}
+	}
 	br := bufio.NewReaderSize(r, 1<<16)
 	var wg sync.WaitGroup
 	defer func() {
@@ -78,7 +97,8 @@ func (a *Agent) Serve(r io.Reader, w io.Writer) error {
 			return fmt.Errorf("read request: %w", err)
 		}
 		if req.Op == OpRun {
-			// Runs may overlap (tests of one submission in parallel).
+			// A run does not hold up pings, writes and reads; runs themselves
+			// take turns (runMu).
 			wg.Go(func() { a.reply(a.run(req)) })
 			continue
 		}
@@ -102,6 +122,13 @@ func (a *Agent) handle(req Request) Response {
 	var err error
 	switch req.Op {
 	case OpPing:
+		// The service checks the cgroup before the container judges anything.
+		if a.cg != nil {
+			lim := a.cg.limits
+			resp.Cgroup = &lim
+		} else if a.init {
+			resp.Cgroup = &Cgroup{Error: a.cgErr.Error()}
+		}
 	case OpWrite:
 		err = a.write(req.Files)
 	case OpRead:
@@ -320,6 +347,8 @@ func removeSysVIPC() {
 
 // run starts req.Argv under its limits and waits for it.
 func (a *Agent) run(req Request) Response {
+	a.runMu.Lock()
+	defer a.runMu.Unlock()
 	resp := Response{ID: req.ID}
 	lim := withDefaults(req.Limits)
 	if len(req.Argv) == 0 {
@@ -357,7 +386,14 @@ func (a *Agent) run(req Request) Response {
 		stderrW.Close()
 		return fail(err)
 	}
-	oomBefore := oomKills()
+	oomBefore := a.oomKills()
+	meter, err := a.startMeter()
+	if err != nil {
+		stdinR.Close()
+		stdoutW.Close()
+		stderrW.Close()
+		return fail(err)
+	}
 	pid, early, err := startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
 	start := time.Now()
 	stdinR.Close()
@@ -382,12 +418,33 @@ func (a *Agent) run(req Request) Response {
 		}
 	}
 	killGroup := func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }
-	killProgram := func() {
+	// killRun stops the whole run: in a container every process but the agent
+	// is the run's, wherever it went (another group, another session, orphaned).
+	// A timer that fires as the run ends must not reach the next run's program
+	// with its kill(-1): once the run is over, killRun does nothing.
+	var (
+		killMu sync.Mutex
+		over   bool
+	)
+	killRun := func() {
+		killMu.Lock()
+		defer killMu.Unlock()
+		if over {
+			return
+		}
+		if a.init {
+			_ = syscall.Kill(-1, syscall.SIGKILL)
+		}
 		killGroup()
 		if pidfd >= 0 {
 			_, _, _ = syscall.Syscall6(sysPidfdSendSignal, uintptr(pidfd), uintptr(syscall.SIGKILL), 0, 0, 0, 0)
 		}
 	}
+	defer func() {
+		killMu.Lock()
+		over = true
+		killMu.Unlock()
+	}()
 
 	go func() {
 		// The program may never read its input; the write then ends when the pipe
@@ -420,7 +477,7 @@ func (a *Agent) run(req Request) Response {
 						mu.Lock()
 						overflow = true
 						mu.Unlock()
-						killProgram()
+						killRun()
 						return
 					}
 				} else {
@@ -440,8 +497,9 @@ func (a *Agent) run(req Request) Response {
 		mu.Lock()
 		timedOut = true
 		mu.Unlock()
-		killProgram()
+		killRun()
 	})
+	stopWatch := meter.watch(lim, killRun)
 	var ws syscall.WaitStatus
 	var ru syscall.Rusage
 	if early != nil {
@@ -456,9 +514,16 @@ func (a *Agent) run(req Request) Response {
 	}
 	elapsed := time.Since(start)
 	wall.Stop()
-	// Whatever the program left in its process group dies with it; then the pipes
-	// close, unless an escaped process holds them, which the deadline below covers.
+	watched := stopWatch()
+	// Whatever the program left dies with it: in its group, and in a container
+	// every other process (children it never waited for, double-forked orphans,
+	// workers still running). Once they are reaped their CPU time is final and
+	// in the cgroup's count. Then the pipes close, unless an escaped process
+	// holds them (outside a container), which the deadline below covers.
 	killGroup()
+	if a.init {
+		killOthers()
+	}
 	done := make(chan struct{})
 	go func() { readersWG.Wait(); close(done) }()
 	select {
@@ -474,8 +539,13 @@ func (a *Agent) run(req Request) Response {
 
 	resp.Stdout, resp.Stderr = stdout.Bytes(), stderr.Bytes()
 	resp.CPUMicros = ru.Utime.Usec + ru.Utime.Sec*1e6 + ru.Stime.Usec + ru.Stime.Sec*1e6
+	if cpu, ok := meter.cpuMicros(); ok {
+		// rusage holds only the program and the children it waited for; the
+		// cgroup holds them all.
+		resp.CPUMicros = max(resp.CPUMicros, cpu)
+	}
 	resp.WallMicros = elapsed.Microseconds()
-	resp.MemoryKB = ru.Maxrss
+	resp.MemoryKB = max(ru.Maxrss, watched.peakMemory>>10)
 	// At or under the agent's own peak, ru_maxrss may be the agent's (see
 	// freeMemory), and it says only that the program used no more.
 	ownMemory := ru.Maxrss > selfPeakKB()
@@ -487,22 +557,37 @@ func (a *Agent) run(req Request) Response {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	resp.Status = classify(ws, lim, resp, overflow, timedOut, oomKills() > oomBefore, ownMemory)
+	ended := ending{overflow: overflow, timedOut: timedOut || watched.cpuOver, memoryOver: watched.memoryOver,
+		oomKilled: a.oomKills() > oomBefore, ownMemory: ownMemory, maxRSSKB: ru.Maxrss}
+	resp.Status = classify(ws, lim, resp, ended)
 	return resp
+}
+
+// ending is what the agent saw of a run besides its wait status.
+type ending struct {
+	overflow   bool  // printed past the output limit
+	timedOut   bool  // stopped at the wall limit or at the CPU limit of all its processes
+	memoryOver bool  // stopped when all its processes together held more than the memory limit
+	oomKilled  bool  // the container's memory cgroup killed a process during the run
+	ownMemory  bool  // maxRSSKB is the program's own, not the agent's peak (see freeMemory)
+	maxRSSKB   int64 // the program's peak resident set (wait4)
 }
 
 // classify decides how a run ended. Order matters: a program killed for printing
 // too much or running too long also died of a signal.
-func classify(ws syscall.WaitStatus, lim Limits, resp Response, overflow, timedOut, oomKilled, ownMemory bool) Status {
+func classify(ws syscall.WaitStatus, lim Limits, resp Response, e ending) Status {
 	switch {
-	case overflow:
+	case e.overflow:
 		return StatusOLE
-	case timedOut, resp.CPUMicros > lim.CPUMillis*1000,
-		ws.Signaled() && ws.Signal() == syscall.SIGXCPU:
+	case e.timedOut:
 		return StatusTLE
-	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomKilled:
+	case e.memoryOver:
 		return StatusMLE
-	case ownMemory && resp.MemoryKB*1024 > lim.MemoryBytes:
+	case resp.CPUMicros > lim.CPUMillis*1000, ws.Signaled() && ws.Signal() == syscall.SIGXCPU:
+		return StatusTLE
+	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && e.oomKilled:
+		return StatusMLE
+	case e.ownMemory && e.maxRSSKB*1024 > lim.MemoryBytes:
 		return StatusMLE
 	case ws.Exited() && ws.ExitStatus() == 0:
 		return StatusOK
@@ -510,22 +595,108 @@ func classify(ws syscall.WaitStatus, lim Limits, resp Response, overflow, timedO
 	return StatusRE
 }
 
-// oomKills reads how many processes the container's memory cgroup has OOM-killed
-// (cgroup v2 memory.events or v1 memory.oom_control); 0 where neither is readable.
-func oomKills() int64 {
-	for _, f := range []string{"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
+// watchEvery is how often the watchdog reads the cgroup while a program runs:
+// a run is stopped within about this much of reaching its CPU or memory limit.
+const watchEvery = 10 * time.Millisecond
+
+// runMeter measures one run from the container's cgroup. The zero value (no
+// cgroup: outside a container) measures nothing.
+type runMeter struct {
+	cg                    *cgroup
+	cpu0, agent0, memory0 int64
+	memoryOK              bool
+}
+
+// watched is what the watchdog saw during a run.
+type watched struct {
+	cpuOver, memoryOver bool
+	peakMemory          int64 // bytes, all the run's processes together
+}
+
+// startMeter reads the cgroup before a run starts. A cgroup that was found and
+// cannot be read now fails the run: its verdict would be wrong.
+func (a *Agent) startMeter() (runMeter, error) {
+	if a.cg == nil {
+		return runMeter{}, nil
+	}
+	m := runMeter{cg: a.cg, agent0: selfCPUNanos()}
+	var err error
+	if m.cpu0, err = a.cg.cpuNanos(); err != nil {
+		return runMeter{}, fmt.Errorf("meter: %w", err)
+	}
+	if a.cg.memDir != "" {
+		if m.memory0, err = a.cg.memoryBytes(); err != nil {
+			return runMeter{}, fmt.Errorf("meter: %w", err)
 		}
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				return n
+		m.memoryOK = true
+	}
+	return m, nil
+}
+
+// cpuMicros is the CPU time the cgroup gained since the start, less the agent's
+// own: every process of the run, exited or still running.
+func (m runMeter) cpuMicros() (int64, bool) {
+	if m.cg == nil {
+		return 0, false
+	}
+	agent := selfCPUNanos() // first: see selfCPUNanos
+	cpu, err := m.cg.cpuNanos()
+	if err != nil {
+		return 0, false
+	}
+	return max(0, (cpu-m.cpu0)-(agent-m.agent0)) / 1000, true
+}
+
+// watch stops the run with kill once all its processes together pass the CPU
+// or memory limit (RLIMIT_CPU and RLIMIT_AS see one process each), until the
+// returned function is called, which reports what it saw.
+func (m runMeter) watch(lim Limits, kill func()) func() watched {
+	if m.cg == nil {
+		return func() watched { return watched{} }
+	}
+	var w watched
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(watchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if m.memoryOK {
+				if mem, err := m.cg.memoryBytes(); err == nil {
+					w.peakMemory = max(w.peakMemory, mem-m.memory0)
+					if w.peakMemory > lim.MemoryBytes {
+						w.memoryOver = true
+						kill()
+						return
+					}
+				}
+			}
+			if cpu, ok := m.cpuMicros(); ok && cpu > lim.CPUMillis*1000 {
+				w.cpuOver = true
+				kill()
+				return
 			}
 		}
+	}()
+	return func() watched {
+		close(stop)
+		<-done
+		return w
 	}
-	return 0
+}
+
+// oomKills is how many processes the container's memory cgroup has OOM-killed;
+// 0 where that cannot be read.
+func (a *Agent) oomKills() int64 {
+	if a.cg == nil {
+		return 0
+	}
+	return a.cg.oomKills()
 }
 
 func withDefaults(l Limits) Limits {
@@ -647,7 +818,7 @@ func startLimited(prog string, argv []string, dir string, files []uintptr, lim L
 // over its limit), and a container whose agent peaked past retirePeakKB is replaced
 // after its submission.
 func freeMemory() {
-	if residentBytes() > 32<<20 {
+	if resident, _ := selfStatm(); resident > 32<<20 {
 		debug.FreeOSMemory()
 	}
 }
@@ -670,20 +841,6 @@ func selfPeakKB() int64 {
 	return 0
 }
 
-// residentBytes is the agent's resident memory now; 0 when unreadable.
-func residentBytes() int64 {
-	data, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
-}
-
 func reapPid(pid int) {
 	var ws syscall.WaitStatus
 	_, _ = syscall.Wait4(pid, &ws, syscall.WALL, nil)
@@ -692,6 +849,7 @@ func reapPid(pid int) {
 func setLimits(pid int, lim Limits) error {
 	cpuSec := uint64((lim.CPUMillis + 999) / 1000)
 	const rlimitNPROC = 6
+	const rlimInfinity = ^uint64(0)
 	for _, l := range [...]struct {
 		res        int
 		soft, hard uint64
@@ -700,7 +858,13 @@ func setLimits(pid int, lim Limits) error {
 		{syscall.RLIMIT_FSIZE, uint64(lim.FileBytes), uint64(lim.FileBytes)},
 		{syscall.RLIMIT_CORE, 0, 0},
 		{rlimitNPROC, uint64(lim.Processes), uint64(lim.Processes)},
-		{syscall.RLIMIT_STACK, uint64(lim.MemoryBytes), uint64(lim.MemoryBytes)},
+		// The stack is bounded by the address space alone. glibc sizes every
+		// thread's stack by RLIMIT_STACK when it is finite, so a stack limit as
+		// large as the memory limit left no room for a second thread (C++
+		// std::thread, Python threading); unlimited, threads get 2 MiB stacks.
+		// The main stack can still grow to the gap execve left below it (128 MiB
+		// at least).
+		{syscall.RLIMIT_STACK, rlimInfinity, rlimInfinity},
 		{syscall.RLIMIT_AS, uint64(lim.MemoryBytes), uint64(lim.MemoryBytes)},
 	} {
 		rl := syscall.Rlimit{Cur: l.soft, Max: l.hard}

@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 3
+const ProtocolVersion = 4
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -54,9 +54,9 @@ type File struct {
 
 // Limits bound one run. Zero means the agent's default.
 type Limits struct {
-	CPUMillis   int64 `json:"cpu_ms,omitempty"`
+	CPUMillis   int64 `json:"cpu_ms,omitempty"` // of all the run's processes together
 	WallMillis  int64 `json:"wall_ms,omitempty"`
-	MemoryBytes int64 `json:"memory_bytes,omitempty"` // address space (RLIMIT_AS)
+	MemoryBytes int64 `json:"memory_bytes,omitempty"` // each process's address space (RLIMIT_AS), and all the run's processes' memory together
 	OutputBytes int64 `json:"output_bytes,omitempty"` // stdout; of stderr at most 64 KiB is kept
 	FileBytes   int64 `json:"file_bytes,omitempty"`   // largest file it may write (RLIMIT_FSIZE)
 	Processes   int64 `json:"processes,omitempty"`    // RLIMIT_NPROC
@@ -83,13 +83,28 @@ type Response struct {
 	Signal     int    `json:"signal,omitempty"`
 	Stdout     []byte `json:"stdout,omitempty"`
 	Stderr     []byte `json:"stderr,omitempty"`
-	Data       []byte `json:"data,omitempty"` // OpRead
-	CPUMicros  int64  `json:"cpu_us,omitempty"`
+	Data       []byte `json:"data,omitempty"`   // OpRead
+	CPUMicros  int64  `json:"cpu_us,omitempty"` // every process the run started, from the container's cgroup
 	WallMicros int64  `json:"wall_us,omitempty"`
-	MemoryKB   int64  `json:"memory_kb,omitempty"` // peak resident set (wait4 ru_maxrss; see Agent)
+	MemoryKB   int64  `json:"memory_kb,omitempty"` // peak memory: the program's own, or all its processes' together
 	// Retire, on a reset, asks for the container to be replaced rather than
 	// reused: the agent's own memory peaked high enough to skew later readings.
 	Retire bool `json:"retire,omitempty"`
+	// Cgroup, on a ping, is the container's cgroup as the agent found it.
+	Cgroup *Cgroup `json:"cgroup,omitempty"`
+}
+
+// Cgroup is the container's own cgroup, the meter of every test's CPU time and
+// memory. The agent reports its limits on a ping, so the service can check that
+// the container got what it asked for: a daemon that cannot apply limits (rootless
+// Docker on cgroup v1) would otherwise leave them unbounded without a word.
+type Cgroup struct {
+	Version     int     `json:"version"`      // 1 or 2; 0: none found, Error says why
+	Memory      bool    `json:"memory"`       // the memory controller is readable: memory is metered
+	MemoryBytes int64   `json:"memory_bytes"` // memory limit; -1 none
+	CPUs        float64 `json:"cpus"`         // CPU quota in cores; 0 none
+	Pids        int64   `json:"pids"`         // pids limit; -1 none
+	Error       string  `json:"error,omitempty"`
 }
 
 // WriteFrame writes v as one frame.
