@@ -219,19 +219,32 @@ func TestSandboxContainersRestartedMidBatch(t *testing.T) {
 	answers := make(chan answer, 6)
 	for i := range 6 {
 		go func() {
-			body := fmt.Sprintf(`{"items":[{"language":"python","source":"import time\ntime.sleep(1.5)\nprint(int(input())+1)","tests":[{"input":"%d\n","output":"%d\n"}]}]}`, i, i+1)
+			body := fmt.Sprintf(`{"items":[{"language":"python","source":"import time\ntime.sleep(3)\nprint(int(input())+1)","tests":[{"input":"%d\n","output":"%d\n"}],"time_limit_ms":10000}]}`, i, i+1)
 			status, out := postJSON(t, base+"/v1/code/judge", body)
 			answers <- answer{status, out}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond)
-	ids, err := exec.Command("docker", "ps", "-q", "--filter", filter).Output()
-	if err != nil {
-		t.Fatal(err)
+	// The pool makes its containers after start-up, and on a loaded machine
+	// (CI runs other Docker suites beside this one) that takes seconds. Wait
+	// until the mesh has more Python containers than the one it keeps warm, so
+	// at least one holds a running program (3 s each), then restart them all.
+	ps := func(filters ...string) []string {
+		args := []string{"ps", "-q", "--filter", filter}
+		for _, f := range filters {
+			args = append(args, "--filter", f)
+		}
+		out, err := exec.Command("docker", args...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(string(out))
 	}
-	if len(strings.Fields(string(ids))) == 0 {
-		t.Fatalf("no sandbox containers of the mesh to restart")
+	for deadline := time.Now().Add(30 * time.Second); len(ps("label=rewardmesh.sandbox=python")) < 2; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no busy sandbox containers of the mesh to restart within 30s")
+		}
 	}
+	ids := []byte(strings.Join(ps(), " "))
 	// The sandbox's containers are auto-removed, so the daemon's stop removes them
 	// and the start half of the restart fails: from the sandbox's side, its
 	// containers die under it mid-test, which is the fault to survive.
