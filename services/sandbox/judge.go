@@ -11,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/rewardmesh/rewardmesh/services/sandbox/pool"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
@@ -185,19 +184,19 @@ func (s *Sandbox) Judge(ctx context.Context, it JudgeItem) (JudgeResult, error) 
 // session is one submission's container.
 type session struct {
 	s    *Sandbox
-	pool *pool.Pool
-	c    *pool.Container
+	pool Boxes
+	c    Box
 	bad  bool // the container must not serve again
 }
 
 func (s *Sandbox) open(ctx context.Context, lang Language) (*session, error) {
-	p, err := s.poolFor(ctx, lang)
+	p, err := s.boxesFor(ctx, lang)
 	if err != nil {
 		return nil, err
 	}
 	c, err := p.Acquire(ctx)
 	if err != nil {
-		if errors.Is(err, pool.ErrClosed) {
+		if errors.Is(err, ErrBoxesClosed) {
 			return nil, reward.Errorf(reward.Unavailable, "the sandbox is shutting down")
 		}
 		return nil, reward.Errorf(reward.Unavailable, "get a %s sandbox: %v", lang, err)
@@ -226,7 +225,7 @@ func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response,
 		}
 	}
 	resp, err := ss.c.Do(ctx, req)
-	if err != nil && (errors.Is(err, pool.ErrAgentGone) || ctx.Err() != nil) {
+	if err != nil && (errors.Is(err, runner.ErrAgentGone) || ctx.Err() != nil) {
 		ss.bad = true
 	}
 	return resp, err
@@ -461,7 +460,7 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 // openLane returns an idle container of the pool ready to run the
 // submission's tests, or nil when none is idle or it cannot be made ready (the
 // submission's own container runs the tests then).
-func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p *pool.Pool) *session {
+func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p Boxes) *session {
 	c := p.TryAcquire()
 	if c == nil {
 		return nil

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rewardmesh/rewardmesh/services/sandbox/pool"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
@@ -337,7 +336,7 @@ func (ss *session) fetch(ctx context.Context, names []string, res *RunResult) er
 		}
 		resp, err := ss.do(ctx, runner.Request{Op: runner.OpRead, Path: clean, Limits: runner.Limits{FileBytes: maxFetchFileBytes}})
 		if err != nil {
-			if errors.Is(err, pool.ErrAgentGone) || ctx.Err() != nil {
+			if errors.Is(err, runner.ErrAgentGone) || ctx.Err() != nil {
 				return fmt.Errorf("fetch %s: %w", name, err)
 			}
 			setFetchError(res, name, err.Error())

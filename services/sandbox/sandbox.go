@@ -8,7 +8,6 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -67,6 +66,9 @@ type Config struct {
 	// read-only volume copy of it (which starts programs faster where Docker's
 	// storage is FUSE-backed).
 	NoUsrVolume bool
+	// Boxes, when set, makes each language's boxes instead of Docker's
+	// container pools: tests give LocalBoxes to test the judge without Docker.
+	Boxes func(Language) (Boxes, error)
 	// ReconcileEvery is how often orphaned containers are looked for [1m].
 	ReconcileEvery time.Duration
 	Logger         *slog.Logger
@@ -133,12 +135,11 @@ func (c *Config) programsAtOnce() int {
 
 // Sandbox judges code. It is safe for concurrent use.
 type Sandbox struct {
-	cfg      Config
-	docker   *client.Client
-	ownsDock bool
-	owner    pool.Owner
-	log      *slog.Logger
-	metrics  *metrics
+	cfg     Config
+	owner   pool.Owner
+	log     *slog.Logger
+	metrics *metrics
+	boxes   backend
 
 	slots   chan struct{} // Concurrency
 	cpus    chan struct{} // programsAtOnce: programs running
@@ -147,27 +148,25 @@ type Sandbox struct {
 	cache   *binaryCache
 
 	mu     sync.Mutex
-	pools  map[Language]*pool.Pool
-	builds map[Language]*imageState
 	closed bool
-
-	stop chan struct{}
-	bg   sync.WaitGroup
 }
 
-type imageState struct {
-	ready bool
-	done  chan struct{} // closed when a build ends
-	err   error
+// backend makes each language's boxes: Docker's container pools (docker.go),
+// or the in-process agents of Config.Boxes.
+type backend interface {
+	// boxes returns the language's boxes, made (and its image built) on first use.
+	boxes(ctx context.Context, lang Language) (Boxes, error)
+	// close closes every language's boxes.
+	close()
 }
 
-// New connects to Docker, removes containers orphaned by an earlier crash, and
-// starts warm pools for the languages whose images exist.
+// New starts a sandbox. Without Config.Boxes it connects to Docker, removes
+// containers orphaned by an earlier crash, and starts warm pools for the
+// languages whose images exist.
 func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	cfg.defaults()
 	s := &Sandbox{
 		cfg:     cfg,
-		docker:  cfg.Docker,
 		owner:   pool.Self(),
 		log:     cfg.Logger.With("service", "sandbox"),
 		metrics: newMetrics(cfg.Metrics),
@@ -176,97 +175,17 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		waiting: make(chan struct{}, cfg.Concurrency+cfg.QueueSize),
 		line:    make(chan struct{}, 1),
 		cache:   newBinaryCache(256 << 20),
-		pools:   map[Language]*pool.Pool{},
-		builds:  map[Language]*imageState{},
-		stop:    make(chan struct{}),
 	}
-	if s.docker == nil {
-		d, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-		if err != nil {
-			return nil, fmt.Errorf("connect to docker: %w", err)
-		}
-		s.docker, s.ownsDock = d, true
+	if cfg.Boxes != nil {
+		s.boxes = &madeBoxes{make: cfg.Boxes, made: map[Language]Boxes{}}
+		return s, nil
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err := s.docker.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
-	cancel()
+	d, err := newDockerBackend(ctx, s)
 	if err != nil {
-		s.closeDocker()
-		return nil, fmt.Errorf("reach docker: %w", err)
+		return nil, err
 	}
-	if n, err := pool.Reconcile(ctx, s.docker, s.owner, s.owns); err != nil {
-		s.log.Warn("reconcile sandbox containers", "err", err)
-	} else if n > 0 {
-		s.log.Info("removed orphaned sandbox containers", "count", n)
-	}
-	for _, lang := range []Language{Python, Cpp} {
-		missing, err := images.Missing(ctx, s.docker, []images.Language{images.Language(lang)})
-		if err != nil {
-			s.closeDocker()
-			return nil, err
-		}
-		if len(missing) == 0 {
-			s.builds[lang] = &imageState{ready: true}
-			s.pools[lang] = s.newPool(lang)
-		}
-	}
-	s.bg.Go(s.reconcileLoop)
+	s.boxes = d
 	return s, nil
-}
-
-func (s *Sandbox) closeDocker() {
-	if s.ownsDock {
-		_ = s.docker.Close()
-	}
-}
-
-func (s *Sandbox) newPool(lang Language) *pool.Pool {
-	return pool.New(pool.Config{
-		Name:        string(lang),
-		Image:       images.Tag(images.Language(lang)),
-		Docker:      s.docker,
-		Owner:       s.owner,
-		Warm:        s.cfg.Warm,
-		Max:         s.cfg.Concurrency + 2, // + checker sessions
-		MemoryBytes: int64(s.cfg.ContainerMemoryMB) << 20,
-		PidsLimit:   256,
-		CPUs:        s.cfg.TestCPUs,
-		WorkBytes:   256 << 20,
-		TmpBytes:    64 << 20,
-		UsrVolume:   !s.cfg.NoUsrVolume,
-		Logger:      s.log,
-		OnReset:     func(d time.Duration) { s.metrics.since(stageReset, lang, time.Now().Add(-d)) },
-	})
-}
-
-func (s *Sandbox) owns(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range s.pools {
-		if p.Owns(id) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Sandbox) reconcileLoop() {
-	t := time.NewTicker(s.cfg.ReconcileEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if n, err := pool.Reconcile(ctx, s.docker, s.owner, s.owns); err != nil {
-				s.log.Warn("reconcile sandbox containers", "err", err)
-			} else if n > 0 {
-				s.log.Info("removed orphaned sandbox containers", "count", n)
-			}
-			cancel()
-		}
-	}
 }
 
 // Close removes every container this sandbox started.
@@ -277,78 +196,20 @@ func (s *Sandbox) Close() error {
 		return nil
 	}
 	s.closed = true
-	pools := s.pools
 	s.mu.Unlock()
-	close(s.stop)
-	s.bg.Wait()
-	var wg sync.WaitGroup
-	for _, p := range pools {
-		wg.Go(p.Close)
-	}
-	wg.Wait()
-	s.closeDocker()
+	s.boxes.close()
 	return nil
 }
 
-// poolFor returns the language's pool, building its image first when allowed.
-func (s *Sandbox) poolFor(ctx context.Context, lang Language) (*pool.Pool, error) {
+// boxesFor returns the language's boxes, building its image first when allowed.
+func (s *Sandbox) boxesFor(ctx context.Context, lang Language) (Boxes, error) {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
 		return nil, reward.Errorf(reward.Unavailable, "the sandbox is shutting down")
 	}
-	if p := s.pools[lang]; p != nil {
-		s.mu.Unlock()
-		return p, nil
-	}
-	tag := images.Tag(images.Language(lang))
-	if !s.cfg.BuildMissing {
-		s.mu.Unlock()
-		return nil, reward.Errorf(reward.Unavailable, "sandbox image %s is missing: run `rewardmesh images build`", tag)
-	}
-	st := s.builds[lang]
-	if st == nil || (st.err != nil && isClosed(st.done)) {
-		st = &imageState{done: make(chan struct{})}
-		s.builds[lang] = st
-		s.bg.Go(func() { s.build(lang, st) })
-	}
-	s.mu.Unlock()
-	select {
-	case <-st.done:
-	case <-ctx.Done():
-		return nil, reward.Errorf(reward.Unavailable, "sandbox image %s is being built; try again shortly", tag)
-	}
-	if st.err != nil {
-		return nil, reward.Errorf(reward.Unavailable, "build sandbox image %s: %v (or run `rewardmesh images build`)", tag, st.err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pools[lang] == nil && !s.closed {
-		s.pools[lang] = s.newPool(lang)
-	}
-	if p := s.pools[lang]; p != nil {
-		return p, nil
-	}
-	return nil, reward.Errorf(reward.Unavailable, "the sandbox is shutting down")
-}
-
-func isClosed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *Sandbox) build(lang Language, st *imageState) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	opts := s.cfg.Build
-	opts.Languages = []images.Language{images.Language(lang)}
-	w := &logWriter{log: s.log}
-	st.err = images.Build(ctx, s.docker, opts, w)
-	close(st.done)
+	return s.boxes.boxes(ctx, lang)
 }
 
 type logWriter struct{ log *slog.Logger }

@@ -7,11 +7,9 @@
 package pool
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -549,109 +547,16 @@ func short(id string) string { return id[:min(12, len(id))] }
 type Container struct {
 	ID   string
 	uses int
-
-	conn   client.HijackedResponse
-	out    *demux
-	wmu    sync.Mutex
-	mu     sync.Mutex
-	wait   map[uint64]chan runner.Response
-	nextID uint64
-	dead   chan struct{}
-	err    error // why the stream ended, set before dead closes
-	once   sync.Once
+	*runner.Conn
 }
 
 func newContainer(id string, conn client.HijackedResponse) *Container {
-	c := &Container{
-		ID:   id,
-		conn: conn,
-		out:  &demux{src: conn.Reader},
-		wait: map[uint64]chan runner.Response{},
-		dead: make(chan struct{}),
-	}
-	go c.read()
-	return c
+	out := &demux{src: conn.Reader}
+	return &Container{ID: id, Conn: runner.NewConn(out, conn.Conn, closerFunc(conn.Close), out.stderr)}
 }
 
-func (c *Container) read() {
-	br := bufio.NewReaderSize(c.out, 1<<16)
-	for {
-		var resp runner.Response
-		if err := runner.ReadFrame(br, &resp); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errors.New("the agent closed its stream")
-			}
-			if tail := c.out.stderr(); tail != "" {
-				err = fmt.Errorf("%w (agent stderr: %s)", err, tail)
-			}
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		ch := c.wait[resp.ID]
-		delete(c.wait, resp.ID)
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- resp
-		}
-	}
-}
+type closerFunc func()
 
-func (c *Container) fail(err error) {
-	c.once.Do(func() {
-		c.err = err
-		close(c.dead)
-		c.conn.Close()
-	})
-}
+func (f closerFunc) Close() error { f(); return nil }
 
-func (c *Container) close() { c.fail(errors.New("container closed")) }
-
-// Alive reports whether the agent's stream is still open.
-func (c *Container) Alive() bool {
-	select {
-	case <-c.dead:
-		return false
-	default:
-		return true
-	}
-}
-
-// ErrAgentGone reports that the agent stopped answering: the container died or
-// was killed. The request's outcome is unknown.
-var ErrAgentGone = errors.New("sandbox agent is gone")
-
-// Do sends one request and waits for its answer. A request abandoned by ctx
-// leaves the container in an unknown state; the caller must then Discard it.
-func (c *Container) Do(ctx context.Context, req runner.Request) (runner.Response, error) {
-	ch := make(chan runner.Response, 1)
-	c.mu.Lock()
-	c.nextID++
-	req.ID = c.nextID
-	c.wait[req.ID] = ch
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.wait, req.ID)
-		c.mu.Unlock()
-	}()
-	c.wmu.Lock()
-	_ = c.conn.Conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	err := runner.WriteFrame(c.conn.Conn, req)
-	c.wmu.Unlock()
-	if err != nil {
-		c.fail(err)
-		return runner.Response{}, fmt.Errorf("%w: send %s: %v", ErrAgentGone, req.Op, err)
-	}
-	select {
-	case resp := <-ch:
-		if resp.Error != "" && resp.Status == "" {
-			return resp, fmt.Errorf("agent %s: %s", req.Op, resp.Error)
-		}
-		return resp, nil
-	case <-c.dead:
-		return runner.Response{}, fmt.Errorf("%w: %v", ErrAgentGone, c.err)
-	case <-ctx.Done():
-		return runner.Response{}, fmt.Errorf("agent %s: %w", req.Op, ctx.Err())
-	}
-}
+func (c *Container) close() { c.Close(errors.New("container closed")) }

@@ -43,6 +43,10 @@ type Agent struct {
 	// WorkDir is where programs run; Wipe lists every writable place a reset empties.
 	WorkDir string
 	Wipe    []string
+	// Path is where a program named without a slash is looked up, as in PATH
+	// ["", the agent's own PATH]. Outside a container (tests) it picks the
+	// system's interpreters over a user's wrappers.
+	Path string
 
 	out sync.Mutex
 	w   io.Writer
@@ -60,21 +64,21 @@ type Agent struct {
 
 // Serve answers requests from r on w until r ends, then kills everything it started.
 func (a *Agent) Serve(r io.Reader, w io.Writer) error {
-	// PR_SET_DUMPABLE = 4.
-	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, 4, 0, 0)
-	// The kernel delivers to a container's init only the signals it handles. The
-	// Go runtime handles many (SIGTERM would end the agent), so every signal is
-	// taken and dropped here; SIGKILL and SIGSTOP never reach init at all.
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
-	go func() {
-		for range sigs {
-		}
-	}()
 	a.w = w
 	if os.Getpid() == 1 {
 		a.init = true
+		// PR_SET_DUMPABLE = 4.
+		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, 4, 0, 0)
+		// The kernel delivers to a container's init only the signals it handles.
+		// The Go runtime handles many (SIGTERM would end the agent), so every
+		// signal is taken and dropped here; SIGKILL and SIGSTOP never reach init.
+		sigs := make(chan os.Signal, 64)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+		go func() {
+			for range sigs {
+			}
+		}()
 		self, err := os.ReadFile("/proc/self/cgroup")
 		if err == nil {
 			a.cg, a.cgErr = openCgroup(cgroupRoot, self, 1)
@@ -379,7 +383,7 @@ func (a *Agent) run(req Request) Response {
 	}
 	defer stderrR.Close()
 
-	prog, err := lookPath(req.Argv[0])
+	prog, err := lookPath(req.Argv[0], a.Path)
 	if err != nil {
 		stdinR.Close()
 		stdoutW.Close()
@@ -875,22 +879,27 @@ func setLimits(pid int, lim Limits) error {
 	return nil
 }
 
-var pathCache sync.Map // name → resolved path
+var pathCache sync.Map // PATH and name → resolved path
 
-func lookPath(name string) (string, error) {
+// lookPath finds name in path ("" is $PATH).
+func lookPath(name, path string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	if p, ok := pathCache.Load(name); ok {
+	if path == "" {
+		path = os.Getenv("PATH")
+	}
+	key := path + "\x00" + name
+	if p, ok := pathCache.Load(key); ok {
 		return p.(string), nil
 	}
-	for dir := range strings.SplitSeq(os.Getenv("PATH"), ":") {
+	for dir := range strings.SplitSeq(path, ":") {
 		if dir == "" {
 			continue
 		}
 		p := filepath.Join(dir, name)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			pathCache.Store(name, p)
+			pathCache.Store(key, p)
 			return p, nil
 		}
 	}

@@ -1,0 +1,175 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/rewardmesh/rewardmesh/shared/reward"
+)
+
+// The judge's verdicts, comparisons, checkers, functional harness and compile
+// cache, tested through the box seam with agents in this process: no Docker,
+// no images, milliseconds a case. What only a container shows (isolation,
+// cgroup accounting, the pool) is in docker_test.go and tests/sandbox.
+
+// newLocalSandbox is a Sandbox whose boxes are in-process agents running the
+// system's python3 and g++ (Debian's, as in the images).
+func newLocalSandbox(t *testing.T, cfg Config) *Sandbox {
+	t.Helper()
+	for _, tool := range []string{"python3", "g++"} {
+		if _, err := exec.LookPath("/usr/bin/" + tool); err != nil {
+			if os.Getenv("REWARDMESH_REQUIRE_SERVERS") == "1" {
+				t.Fatalf("/usr/bin/%s is missing", tool)
+			}
+			t.Skipf("/usr/bin/%s is missing", tool)
+		}
+	}
+	cfg.Boxes = LocalBoxes("/usr/bin:/bin")
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("new sandbox: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestJudgeVerdicts(t *testing.T) {
+	t.Parallel()
+	s := newLocalSandbox(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tests := []reward.TestCase{{Input: "1 2\n", Output: "3\n"}, {Input: "5 7\n", Output: "12"}}
+	cases := []struct {
+		name, lang, src string
+		want            reward.Verdict
+	}{
+		{"python AC", "python", "a,b=map(int,input().split())\nprint(a+b)\n", reward.Accepted},
+		{"python WA", "python", "print(0)\n", reward.WrongAnswer},
+		{"python CE", "python", "def f(:\n", reward.CompileError},
+		{"python RE", "python", "raise SystemExit(3)\n", reward.RuntimeError},
+		{"cpp AC", "cpp", "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n", reward.Accepted},
+		{"cpp CE", "cpp", "int main(){ return x; }\n", reward.CompileError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := s.Judge(ctx, JudgeItem{Language: tc.lang, Source: tc.src, Tests: tests})
+			if err != nil {
+				t.Fatalf("judge: %v", err)
+			}
+			if res.Verdict != tc.want {
+				t.Fatalf("verdict %s, want %s (result %+v)", res.Verdict, tc.want, res)
+			}
+		})
+	}
+}
+
+func TestRewardsAndCheckers(t *testing.T) {
+	t.Parallel()
+	s := newLocalSandbox(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	functional := `{"mode":"functional","fn_name":"twoSum","tests":[{"input":"[2,7,11,15]\n9","output":"[0, 1]"},{"input":"[3,3]\n6","output":"[0,1]"}]}`
+	stdin := `{"tests":[{"input":"3\n","output":"6\n"}],"compare":"tokens"}`
+	cases := []struct {
+		name, response, reference string
+		reward                    float64
+		verdict                   reward.Verdict
+	}{
+		{"functional class Solution returning a tuple", "Sure:\n```python\nclass Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n        seen = {}\n        for i, x in enumerate(nums):\n            if target - x in seen:\n                print('debug', i)\n                return (seen[target - x], i)\n            seen[x] = i\n```\n", functional, 1, reward.Accepted},
+		{"functional top-level function, wrong", "```python\ndef twoSum(nums, target):\n    return [1, 0]\n```", functional, 0, reward.WrongAnswer},
+		{"functional returns a set", "```python\ndef twoSum(nums, target):\n    return {0, 1}\n```", functional, 0, reward.WrongAnswer},
+		{"stdin python", "```python\nprint(int(input()) * 2)\n```", stdin, 1, reward.Accepted},
+		{"stdin cpp by fence tag", "```cpp\n#include <iostream>\nint main(){int n;std::cin>>n;std::cout<<2*n<<std::endl;}\n```", stdin, 1, reward.Accepted},
+		{"syntax error", "```python\nprint(\n```", stdin, 0, reward.CompileError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := s.Reward(ctx, reward.Item{Domain: reward.Code, Response: tc.response, Reference: json.RawMessage(tc.reference)})
+			if res.Error != nil {
+				t.Fatalf("reward error: %v", res.Error)
+			}
+			var d RewardDetails
+			_ = json.Unmarshal(res.Details, &d)
+			if res.Reward != tc.reward || d.Verdict != tc.verdict {
+				t.Fatalf("reward %v verdict %s, want %v %s (%s)", res.Reward, d.Verdict, tc.reward, tc.verdict, res.Details)
+			}
+		})
+	}
+
+	t.Run("special checker", func(t *testing.T) {
+		// Any pair summing to the answer's first number is accepted.
+		checker := &Checker{Language: "python", Source: "import sys\ninp, out, ans = (open(p).read().split() for p in sys.argv[1:4])\ntry:\n    a, b = map(int, out)\nexcept ValueError:\n    sys.exit(2)\nsys.exit(0 if a + b == int(ans[0]) else 1)\n"}
+		tests := []reward.TestCase{{Input: "10\n", Output: "10 (e.g. 3 7)\n"}}
+		for _, tc := range []struct {
+			src  string
+			want reward.Verdict
+		}{
+			{"n = int(input())\nprint(1, n - 1)\n", reward.Accepted},
+			{"n = int(input())\nprint(n - 2, 2)\n", reward.Accepted},
+			{"print(1, 1)\n", reward.WrongAnswer},
+			{"print('x')\n", reward.WrongAnswer},
+		} {
+			res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: tc.src, Tests: tests, Checker: checker})
+			if err != nil {
+				t.Fatalf("judge: %v", err)
+			}
+			if res.Verdict != tc.want {
+				t.Fatalf("%q: verdict %s, want %s (%+v)", tc.src, res.Verdict, tc.want, res)
+			}
+		}
+	})
+
+	t.Run("float compare and run all", func(t *testing.T) {
+		no := false
+		res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: "print(1/3)\n", Compare: "float:1e-6", StopOnFail: &no,
+			Tests: []reward.TestCase{{Output: "0.333333"}, {Output: "0.5"}, {Output: "0.3333333333"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Verdict != reward.WrongAnswer || res.Passed != 2 || len(res.Tests) != 3 || res.Tests[1].Verdict != reward.WrongAnswer {
+			t.Fatalf("result %+v", res)
+		}
+	})
+
+	t.Run("run", func(t *testing.T) {
+		res, err := s.Run(ctx, RunItem{Language: "cpp", Source: "#include <cstdio>\nint main(){int a;scanf(\"%d\",&a);printf(\"%d\\n\",a*a);fprintf(stderr,\"note\");return 4;}\n", Stdin: "7\n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != "re" || res.ExitCode != 4 || res.Stdout != "49\n" || res.Stderr != "note" {
+			t.Fatalf("run %+v", res)
+		}
+	})
+}
+
+// A slow submission holds one slot and one container; others go past it.
+func TestSlowSubmissionDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	s := newLocalSandbox(t, Config{Concurrency: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		_, _ = s.Judge(ctx, JudgeItem{Language: "python", Source: "import time\ntime.sleep(30)\n", TimeLimitMS: 4000,
+			Tests: []reward.TestCase{{Input: "", Output: ""}}})
+	}()
+	time.Sleep(500 * time.Millisecond) // let the slow one take its slot
+	for range 3 {
+		res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: "print(input())\n", Tests: []reward.TestCase{{Input: "x\n", Output: "x\n"}}})
+		if err != nil || res.Verdict != reward.Accepted {
+			t.Fatalf("fast submission: %+v %v", res, err)
+		}
+		select {
+		case <-slowDone:
+			t.Fatalf("the slow submission finished before the fast ones: they waited on it")
+		default:
+		}
+	}
+	<-slowDone
+}
