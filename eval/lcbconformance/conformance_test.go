@@ -25,7 +25,7 @@ func requireDocker(t *testing.T) {
 }
 
 // startSandbox starts the real sandbox and serves it on an embedded NATS
-// server exactly as `rewardmesh up` does (sandbox.Endpoints on the mesh), and
+// server exactly as `rewardmesh up` does (its MeshConfig on the mesh), and
 // returns the evaluator's mesh judge for it.
 func startSandbox(t *testing.T, ctx context.Context) eval.Judge {
 	t.Helper()
@@ -36,7 +36,7 @@ func startSandbox(t *testing.T, ctx context.Context) eval.Judge {
 	}
 	t.Cleanup(func() { sb.Close() })
 	nc := evaltest.StartNATS(t)
-	svc, err := mesh.Serve(nc, mesh.Config{Name: sandbox.ServiceName, Endpoints: sandbox.Endpoints(sb)})
+	svc, err := mesh.Serve(nc, sb.MeshConfig())
 	if err != nil {
 		t.Fatalf("serve sandbox: %v", err)
 	}

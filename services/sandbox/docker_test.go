@@ -32,31 +32,16 @@ func TestDockerJudgeSmoke(t *testing.T) {
 		t.Skip("needs Docker; skipped in -short")
 	}
 	s := newDockerSandbox(t, Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	tests := []reward.TestCase{{Input: "1 2\n", Output: "3\n"}, {Input: "5 7\n", Output: "12"}}
-	cases := []struct {
-		name, lang, src string
-		want            reward.Verdict
-	}{
+	judgeVerdicts(t, s, []verdictCase{
 		{"python AC", "python", "a,b=map(int,input().split())\nprint(a+b)\n", reward.Accepted},
 		{"python WA", "python", "print(0)\n", reward.WrongAnswer},
 		{"cpp AC", "cpp", "#include <bits/stdc++.h>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n", reward.Accepted},
 		// Three children burn 0.5 s of CPU each and hand their answers over a
 		// pipe; the parent never waits for them. Their CPU is the test's.
 		{"python workers it never waits for", "python", "import os, time\nfds = []\nfor _ in range(3):\n    r, w = os.pipe()\n    if os.fork() == 0:\n        t = time.process_time()\n        while time.process_time() - t < 0.5: pass\n        os.write(w, b'1')\n        os._exit(0)\n    os.close(w)\n    fds.append(r)\nfor r in fds: os.read(r, 1)\na,b=map(int,input().split())\nprint(a+b)\n", reward.TimeLimitExceeded},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			res, err := s.Judge(ctx, JudgeItem{Language: tc.lang, Source: tc.src, Tests: tests, TimeLimitMS: 1000})
-			if err != nil {
-				t.Fatalf("judge: %v", err)
-			}
-			if res.Verdict != tc.want {
-				t.Fatalf("verdict %s, want %s (result %+v)", res.Verdict, tc.want, res)
-			}
-		})
-	}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	t.Run("memory of the whole container", func(t *testing.T) {
 		res, err := s.Run(ctx, RunItem{Language: "python", Source: "x = bytearray(400 << 20)\nprint(len(x))\n", MemoryLimitMB: 128})
 		if err != nil || res.Status != "mle" {

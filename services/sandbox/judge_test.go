@@ -37,26 +37,21 @@ func newLocalSandbox(t *testing.T, cfg Config) *Sandbox {
 	return s
 }
 
-func TestJudgeVerdicts(t *testing.T) {
-	t.Parallel()
-	s := newLocalSandbox(t, Config{})
+// verdictCase is a program and the verdict it must get on sumTests.
+type verdictCase struct {
+	name, lang, src string
+	want            reward.Verdict
+}
+
+var sumTests = []reward.TestCase{{Input: "1 2\n", Output: "3\n"}, {Input: "5 7\n", Output: "12"}}
+
+// judgeVerdicts judges each case on sumTests under a 1 s limit.
+func judgeVerdicts(t *testing.T, s *Sandbox, cases []verdictCase) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	tests := []reward.TestCase{{Input: "1 2\n", Output: "3\n"}, {Input: "5 7\n", Output: "12"}}
-	cases := []struct {
-		name, lang, src string
-		want            reward.Verdict
-	}{
-		{"python AC", "python", "a,b=map(int,input().split())\nprint(a+b)\n", reward.Accepted},
-		{"python WA", "python", "print(0)\n", reward.WrongAnswer},
-		{"python CE", "python", "def f(:\n", reward.CompileError},
-		{"python RE", "python", "raise SystemExit(3)\n", reward.RuntimeError},
-		{"cpp AC", "cpp", "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n", reward.Accepted},
-		{"cpp CE", "cpp", "int main(){ return x; }\n", reward.CompileError},
-	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := s.Judge(ctx, JudgeItem{Language: tc.lang, Source: tc.src, Tests: tests})
+			res, err := s.Judge(ctx, JudgeItem{Language: tc.lang, Source: tc.src, Tests: sumTests, TimeLimitMS: 1000})
 			if err != nil {
 				t.Fatalf("judge: %v", err)
 			}
@@ -65,6 +60,19 @@ func TestJudgeVerdicts(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestJudgeVerdicts(t *testing.T) {
+	t.Parallel()
+	judgeVerdicts(t, newLocalSandbox(t, Config{}), []verdictCase{
+		{"python AC", "python", "a,b=map(int,input().split())\nprint(a+b)\n", reward.Accepted},
+		{"python WA", "python", "print(0)\n", reward.WrongAnswer},
+		{"python CE", "python", "def f(:\n", reward.CompileError},
+		{"python RE", "python", "raise SystemExit(3)\n", reward.RuntimeError},
+		{"python TLE", "python", "while True: pass\n", reward.TimeLimitExceeded},
+		{"cpp AC", "cpp", "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n", reward.Accepted},
+		{"cpp CE", "cpp", "int main(){ return x; }\n", reward.CompileError},
+	})
 }
 
 func TestRewardsAndCheckers(t *testing.T) {

@@ -11,8 +11,17 @@ import (
 // ServiceName is the sandbox's name on the mesh.
 const ServiceName = "sandbox"
 
+// MeshConfig is the sandbox's service on the mesh.
+func (s *Sandbox) MeshConfig() mesh.Config {
+	return mesh.Config{
+		Name:        ServiceName,
+		Description: "untrusted programs judged in Docker",
+		Endpoints:   s.Endpoints(),
+	}
+}
+
 // Endpoints are the sandbox's mesh operations: run, judge and rewards.
-func Endpoints(s *Sandbox) []mesh.Endpoint {
+func (s *Sandbox) Endpoints() []mesh.Endpoint {
 	// Items beyond the judging slots wait in the bounded queue; admitting more at
 	// once than slots plus queue would only turn them into busy answers.
 	parallel := s.cfg.Concurrency + s.cfg.QueueSize
@@ -23,19 +32,14 @@ func Endpoints(s *Sandbox) []mesh.Endpoint {
 	}
 }
 
-// itemError is the result of an item that failed on its own.
-type itemError struct {
-	Error *reward.Error `json:"error"`
-}
-
 func (s *Sandbox) runItem(ctx context.Context, raw json.RawMessage) any {
 	var it RunItem
 	if err := mesh.DecodeItem(raw, &it); err != nil {
-		return itemError{err}
+		return mesh.ItemError{Error: err}
 	}
 	res, err := s.Run(ctx, it)
 	if err != nil {
-		return itemError{reward.AsError(err)}
+		return mesh.ItemError{Error: reward.AsError(err)}
 	}
 	return res
 }
@@ -43,11 +47,11 @@ func (s *Sandbox) runItem(ctx context.Context, raw json.RawMessage) any {
 func (s *Sandbox) judgeItem(ctx context.Context, raw json.RawMessage) any {
 	var it JudgeItem
 	if err := mesh.DecodeItem(raw, &it); err != nil {
-		return itemError{err}
+		return mesh.ItemError{Error: err}
 	}
 	res, err := s.Judge(ctx, it)
 	if err != nil {
-		return itemError{reward.AsError(err)}
+		return mesh.ItemError{Error: reward.AsError(err)}
 	}
 	return res
 }

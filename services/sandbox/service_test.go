@@ -150,14 +150,14 @@ func TestAdmitQueuedWaitsInOrder(t *testing.T) {
 func TestEndpoints(t *testing.T) {
 	s := newOfflineSandbox(Config{})
 	var names []string
-	for _, ep := range Endpoints(s) {
+	for _, ep := range s.Endpoints() {
 		names = append(names, ep.Name)
 	}
 	if len(names) != 3 || names[0] != "run" || names[1] != "judge" || names[2] != "rewards" {
 		t.Fatalf("endpoints %v, want run, judge, rewards", names)
 	}
 	// A batch with an invalid item answers that item with an error, not the batch.
-	out, err := Endpoints(s)[1].Handler(context.Background(), []byte(`{"items":[{"language":"cobol","source":"x","tests":[{"input":"","output":""}]}]}`))
+	out, err := s.Endpoints()[1].Handler(context.Background(), []byte(`{"items":[{"language":"cobol","source":"x","tests":[{"input":"","output":""}]}]}`))
 	if err != nil {
 		t.Fatalf("batch: %v", err)
 	}

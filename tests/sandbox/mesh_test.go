@@ -33,7 +33,7 @@ func TestMeshRewards(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	svc, err := mesh.Serve(nc, mesh.Config{Name: sandbox.ServiceName, Endpoints: sandbox.Endpoints(s)})
+	svc, err := mesh.Serve(nc, s.MeshConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,15 +41,20 @@ type meshService interface {
 
 // startWith starts a service that keeps the contract: ConfigFromEnv reads its
 // settings (refusing a bad value, naming the variable), New builds it, and the
-// service gives its mesh configuration and closes.
+// service gives its mesh configuration and closes. attach, for a service that
+// logs or counts, hands it the node's logger and metrics registry.
 func startWith[C any, S meshService](
 	configFromEnv func(getenv func(string) string) (C, error),
 	newService func(context.Context, C) (S, error),
+	attach ...func(*C, Env),
 ) startFunc {
 	return func(ctx context.Context, env Env) (mesh.Config, func() error, error) {
 		cfg, err := configFromEnv(env.Getenv)
 		if err != nil {
 			return mesh.Config{}, nil, err
+		}
+		for _, a := range attach {
+			a(&cfg, env)
 		}
 		svc, err := newService(ctx, cfg)
 		if err != nil {
