@@ -19,8 +19,9 @@ apt_install() {
 }
 
 # Debian packages the tests use: servers they run for real, debootstrap for the
-# offline sandbox base, chromium to render the eval report.
-packages=(redis-server nats-server debootstrap chromium python3)
+# offline sandbox base, chromium to render the eval report, python3 and g++ for
+# the judge tests that run programs without Docker.
+packages=(redis-server nats-server debootstrap chromium python3 g++)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
