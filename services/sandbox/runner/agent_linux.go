@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -355,121 +356,226 @@ func (a *Agent) run(req Request) Response {
 	defer a.runMu.Unlock()
 	resp := Response{ID: req.ID}
 	lim := withDefaults(req.Limits)
-	if len(req.Argv) == 0 {
-		resp.Status, resp.Error = StatusFailed, "run: empty argv"
-		return resp
-	}
 	fail := func(err error) Response {
 		resp.Status, resp.Error = StatusFailed, err.Error()
 		return resp
 	}
-
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		return fail(fmt.Errorf("stdin pipe: %w", err))
-	}
-	defer stdinW.Close()
-	stdoutR, stdoutW, err := os.Pipe()
-	if err != nil {
-		stdinR.Close()
-		return fail(fmt.Errorf("stdout pipe: %w", err))
-	}
-	defer stdoutR.Close()
-	stderrR, stderrW, err := os.Pipe()
-	if err != nil {
-		stdinR.Close()
-		stdoutW.Close()
-		return fail(fmt.Errorf("stderr pipe: %w", err))
-	}
-	defer stderrR.Close()
-
-	prog, err := lookPath(req.Argv[0], a.Path)
-	if err != nil {
-		stdinR.Close()
-		stdoutW.Close()
-		stderrW.Close()
-		return fail(err)
+	if len(req.Argv) == 0 {
+		return fail(errors.New("run: empty argv"))
 	}
 	oomBefore := a.oomKills()
-	meter, err := a.startMeter()
-	if err != nil {
-		stdinR.Close()
-		stdoutW.Close()
-		stderrW.Close()
-		return fail(err)
-	}
-	pid, early, err := startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
-	start := time.Now()
-	stdinR.Close()
-	stdoutW.Close()
-	stderrW.Close()
+	p, err := a.start(req, lim)
 	if errors.Is(err, errTooBig) {
 		resp.Status, resp.ExitCode, resp.Stderr = StatusMLE, -1, []byte(err.Error())
 		return resp
 	}
 	if err != nil {
-		return fail(fmt.Errorf("start %s: %w", req.Argv[0], err))
+		return fail(err)
 	}
-	// The program itself is killed too, through a pidfd (which names this process
-	// and no later one with its pid): it may have moved out of its group (setpgid
-	// into a child's), and a kill of the group alone would leave it running past
-	// its wall limit.
-	pidfd := -1
-	if early == nil {
-		if fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0); errno == 0 {
-			pidfd = int(fd)
-			defer syscall.Close(pidfd)
-		}
-	}
-	killGroup := func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }
-	// killRun stops the whole run: in a container every process but the agent
-	// is the run's, wherever it went (another group, another session, orphaned).
-	// A timer that fires as the run ends must not reach the next run's program
-	// with its kill(-1): once the run is over, killRun does nothing.
-	var (
-		killMu sync.Mutex
-		over   bool
-	)
-	killRun := func() {
-		killMu.Lock()
-		defer killMu.Unlock()
-		if over {
-			return
-		}
-		if a.init {
-			_ = syscall.Kill(-1, syscall.SIGKILL)
-		}
-		killGroup()
-		if pidfd >= 0 {
-			_, _, _ = syscall.Syscall6(sysPidfdSendSignal, uintptr(pidfd), uintptr(syscall.SIGKILL), 0, 0, 0, 0)
-		}
-	}
-	defer func() {
-		killMu.Lock()
-		over = true
-		killMu.Unlock()
-	}()
+	defer p.close()
+	k := newRunKiller(p.pid, p.early == nil, a.init)
+	defer k.end()
 
 	go func() {
 		// The program may never read its input; the write then ends when the pipe
 		// closes after the program is gone.
-		_, _ = stdinW.Write(req.Stdin)
-		stdinW.Close()
+		_, _ = p.stdinW.Write(req.Stdin)
+		p.stdinW.Close()
 	}()
+	out := capture(p.stdoutR, p.stderrR, lim, k.kill)
+	var timedOut atomic.Bool
+	wall := time.AfterFunc(time.Duration(lim.WallMillis)*time.Millisecond, func() {
+		timedOut.Store(true)
+		k.kill()
+	})
+	stopWatch := p.meter.watch(lim, k.kill)
+	ws, ru, err := p.wait()
+	elapsed := time.Since(p.started)
+	wall.Stop()
+	watched := stopWatch()
+	a.killLeftovers(p.pid)
+	out.finish(p)
+	if err != nil {
+		return fail(fmt.Errorf("wait for %s: %w", req.Argv[0], err))
+	}
 
-	var (
-		mu        sync.Mutex
-		overflow  bool
-		timedOut  bool
-		readersWG sync.WaitGroup
-		stdout    bytes.Buffer
-		stderr    bytes.Buffer
-	)
-	// stdout is the answer: past the limit the program is stopped (OLE). stderr
-	// is only diagnostics: its first part is kept and the rest drained, so a
-	// chatty program is neither blocked nor failed for it.
-	capture := func(r *os.File, buf *bytes.Buffer, limit int, enforce bool) {
-		defer readersWG.Done()
+	resp.Stdout, resp.Stderr = out.stdout.Bytes(), out.stderr.Bytes()
+	resp.CPUMicros = ru.Utime.Usec + ru.Utime.Sec*1e6 + ru.Stime.Usec + ru.Stime.Sec*1e6
+	if cpu, ok := p.meter.cpuMicros(); ok {
+		// rusage holds only the program and the children it waited for; the
+		// cgroup holds them all.
+		resp.CPUMicros = max(resp.CPUMicros, cpu)
+	}
+	resp.WallMicros = elapsed.Microseconds()
+	resp.MemoryKB = max(ru.Maxrss, watched.peakMemory>>10)
+	if ws.Exited() {
+		resp.ExitCode = ws.ExitStatus()
+	} else if ws.Signaled() {
+		resp.Signal = int(ws.Signal())
+		resp.ExitCode = 128 + resp.Signal
+	}
+	ended := ending{overflow: out.overflow.Load(), timedOut: timedOut.Load() || watched.cpuOver, memoryOver: watched.memoryOver,
+		oomKilled: a.oomKills() > oomBefore,
+		// At or under the agent's own peak, ru_maxrss may be the agent's (see
+		// freeMemory), and it says only that the program used no more.
+		ownMemory: ru.Maxrss > selfPeakKB(), maxRSSKB: ru.Maxrss}
+	resp.Status = classify(ws, lim, resp, ended)
+	return resp
+}
+
+// process is a started run: the program, the pipes to it, and its meter.
+type process struct {
+	pid     int
+	early   *exited // the program's end, when it ended before it could be watched
+	started time.Time
+	meter   runMeter
+	// The agent's ends of the program's stdin, stdout and stderr.
+	stdinW, stdoutR, stderrR *os.File
+}
+
+// start opens the program's pipes, reads the meter and starts the program under
+// its limits. The program's ends of the pipes are closed here, once it has them.
+func (a *Agent) start(req Request, lim Limits) (*process, error) {
+	prog, err := lookPath(req.Argv[0], a.Path)
+	if err != nil {
+		return nil, err
+	}
+	var ends [6]*os.File // stdin r/w, stdout r/w, stderr r/w
+	closeAll := func() {
+		for _, f := range ends {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}
+	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		if ends[2*i], ends[2*i+1], err = os.Pipe(); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("%s pipe: %w", name, err)
+		}
+	}
+	stdinR, stdinW, stdoutR, stdoutW, stderrR, stderrW := ends[0], ends[1], ends[2], ends[3], ends[4], ends[5]
+	meter, err := a.startMeter()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	pid, early, err := startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+	started := time.Now()
+	stdinR.Close()
+	stdoutW.Close()
+	stderrW.Close()
+	if err != nil {
+		stdinW.Close()
+		stdoutR.Close()
+		stderrR.Close()
+		if errors.Is(err, errTooBig) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("start %s: %w", req.Argv[0], err)
+	}
+	return &process{pid: pid, early: early, started: started, meter: meter, stdinW: stdinW, stdoutR: stdoutR, stderrR: stderrR}, nil
+}
+
+// close closes the agent's ends of the pipes.
+func (p *process) close() {
+	p.stdinW.Close()
+	p.stdoutR.Close()
+	p.stderrR.Close()
+}
+
+// wait waits for the program itself to end.
+func (p *process) wait() (syscall.WaitStatus, syscall.Rusage, error) {
+	if p.early != nil {
+		return p.early.ws, p.early.ru, nil
+	}
+	var ws syscall.WaitStatus
+	var ru syscall.Rusage
+	for {
+		_, err := syscall.Wait4(p.pid, &ws, 0, &ru)
+		if !errors.Is(err, syscall.EINTR) {
+			return ws, ru, err
+		}
+	}
+}
+
+// runKiller stops a whole run: in a container every process but the agent is
+// the run's, wherever it went (another group, another session, orphaned). The
+// program itself is killed through a pidfd too (which names this process and no
+// later one with its pid): it may have moved out of its group (setpgid into a
+// child's), and a kill of the group alone would leave it running past its wall
+// limit. A timer that fires as the run ends must not reach the next run's
+// program with its kill(-1): once end is called, kill does nothing.
+type runKiller struct {
+	pid   int
+	pidfd int
+	init  bool
+	mu    sync.Mutex
+	over  bool
+}
+
+func newRunKiller(pid int, running, init bool) *runKiller {
+	k := &runKiller{pid: pid, pidfd: -1, init: init}
+	if running {
+		if fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0); errno == 0 {
+			k.pidfd = int(fd)
+		}
+	}
+	return k
+}
+
+func (k *runKiller) kill() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.over {
+		return
+	}
+	if k.init {
+		_ = syscall.Kill(-1, syscall.SIGKILL)
+	}
+	_ = syscall.Kill(-k.pid, syscall.SIGKILL)
+	if k.pidfd >= 0 {
+		_, _, _ = syscall.Syscall6(sysPidfdSendSignal, uintptr(k.pidfd), uintptr(syscall.SIGKILL), 0, 0, 0, 0)
+	}
+}
+
+// end makes kill a no-op from now on and closes the pidfd.
+func (k *runKiller) end() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.over = true
+	if k.pidfd >= 0 {
+		syscall.Close(k.pidfd)
+		k.pidfd = -1
+	}
+}
+
+// killLeftovers kills whatever the program left: in its group, and in a
+// container every other process (children it never waited for, double-forked
+// orphans, workers still running). Once they are reaped their CPU time is final
+// and in the cgroup's count.
+func (a *Agent) killLeftovers(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	if a.init {
+		killOthers()
+	}
+}
+
+// outputs collects a run's stdout and stderr.
+type outputs struct {
+	stdout, stderr bytes.Buffer
+	overflow       atomic.Bool
+	readers        sync.WaitGroup
+}
+
+// capture reads the program's output as it comes. stdout is the answer: past
+// the limit the program is stopped with kill (OLE). stderr is only
+// diagnostics: its first part is kept and the rest drained, so a chatty
+// program is neither blocked nor failed for it.
+func capture(stdoutR, stderrR *os.File, lim Limits, kill func()) *outputs {
+	o := &outputs{}
+	read := func(r *os.File, buf *bytes.Buffer, limit int, enforce bool) {
+		defer o.readers.Done()
 		chunk := make([]byte, 64<<10)
 		for {
 			n, err := r.Read(chunk)
@@ -478,10 +584,8 @@ func (a *Agent) run(req Request) Response {
 				if n > room {
 					buf.Write(chunk[:max(room, 0)])
 					if enforce {
-						mu.Lock()
-						overflow = true
-						mu.Unlock()
-						killRun()
+						o.overflow.Store(true)
+						kill()
 						return
 					}
 				} else {
@@ -493,78 +597,25 @@ func (a *Agent) run(req Request) Response {
 			}
 		}
 	}
-	readersWG.Add(2)
-	go capture(stdoutR, &stdout, int(lim.OutputBytes), true)
-	go capture(stderrR, &stderr, int(min(lim.OutputBytes, stderrKeep)), false)
+	o.readers.Add(2)
+	go read(stdoutR, &o.stdout, int(lim.OutputBytes), true)
+	go read(stderrR, &o.stderr, int(min(lim.OutputBytes, stderrKeep)), false)
+	return o
+}
 
-	wall := time.AfterFunc(time.Duration(lim.WallMillis)*time.Millisecond, func() {
-		mu.Lock()
-		timedOut = true
-		mu.Unlock()
-		killRun()
-	})
-	stopWatch := meter.watch(lim, killRun)
-	var ws syscall.WaitStatus
-	var ru syscall.Rusage
-	if early != nil {
-		ws, ru = early.ws, early.ru
-	} else {
-		for {
-			_, err = syscall.Wait4(pid, &ws, 0, &ru)
-			if !errors.Is(err, syscall.EINTR) {
-				break
-			}
-		}
-	}
-	elapsed := time.Since(start)
-	wall.Stop()
-	watched := stopWatch()
-	// Whatever the program left dies with it: in its group, and in a container
-	// every other process (children it never waited for, double-forked orphans,
-	// workers still running). Once they are reaped their CPU time is final and
-	// in the cgroup's count. Then the pipes close, unless an escaped process
-	// holds them (outside a container), which the deadline below covers.
-	killGroup()
-	if a.init {
-		killOthers()
-	}
+// finish waits for the readers once the program and its leftovers are gone.
+// The pipes then close, unless an escaped process holds them (outside a
+// container); after a short grace the agent closes its ends itself.
+func (o *outputs) finish(p *process) {
 	done := make(chan struct{})
-	go func() { readersWG.Wait(); close(done) }()
+	go func() { o.readers.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(200 * time.Millisecond):
-		stdoutR.Close()
-		stderrR.Close()
+		p.stdoutR.Close()
+		p.stderrR.Close()
 		<-done
 	}
-	if err != nil {
-		return fail(fmt.Errorf("wait for %s: %w", req.Argv[0], err))
-	}
-
-	resp.Stdout, resp.Stderr = stdout.Bytes(), stderr.Bytes()
-	resp.CPUMicros = ru.Utime.Usec + ru.Utime.Sec*1e6 + ru.Stime.Usec + ru.Stime.Sec*1e6
-	if cpu, ok := meter.cpuMicros(); ok {
-		// rusage holds only the program and the children it waited for; the
-		// cgroup holds them all.
-		resp.CPUMicros = max(resp.CPUMicros, cpu)
-	}
-	resp.WallMicros = elapsed.Microseconds()
-	resp.MemoryKB = max(ru.Maxrss, watched.peakMemory>>10)
-	// At or under the agent's own peak, ru_maxrss may be the agent's (see
-	// freeMemory), and it says only that the program used no more.
-	ownMemory := ru.Maxrss > selfPeakKB()
-	if ws.Exited() {
-		resp.ExitCode = ws.ExitStatus()
-	} else if ws.Signaled() {
-		resp.Signal = int(ws.Signal())
-		resp.ExitCode = 128 + resp.Signal
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	ended := ending{overflow: overflow, timedOut: timedOut || watched.cpuOver, memoryOver: watched.memoryOver,
-		oomKilled: a.oomKills() > oomBefore, ownMemory: ownMemory, maxRSSKB: ru.Maxrss}
-	resp.Status = classify(ws, lim, resp, ended)
-	return resp
 }
 
 // ending is what the agent saw of a run besides its wait status.
