@@ -228,11 +228,14 @@ func filesKey(files map[string]runner.File) string {
 func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map[string]runner.File, lim runner.Limits) (RunResult, error) {
 	m := ss.s.metrics
 	t := time.Now()
-	if len(files) > 0 {
+	// A Python program's files go in with its run: one round trip to the agent.
+	runFiles := files
+	if lang != Python && len(files) > 0 {
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
 			return RunResult{}, fmt.Errorf("write the program's files: %w", err)
 		}
 		t = m.since(stageWrite, lang, t)
+		runFiles = nil
 	}
 	argv := []string{"python3", solutionFile}
 	var compile *CompileResult
@@ -259,7 +262,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 		}
 		argv = prep.argv
 	}
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(it.Stdin), Limits: lim})
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: runFiles, Argv: argv, Stdin: []byte(it.Stdin), Limits: lim})
 	if err != nil {
 		return RunResult{}, err
 	}

@@ -44,7 +44,11 @@ type Config struct {
 	// CPUs/TestCPUs programs run at once across all submissions, and tests of a
 	// submission run in parallel only where cores are free.
 	CPUs int
-	// Warm is how many idle containers each language keeps ready [1].
+	// Warm is how many idle containers each language keeps ready [Concurrency]:
+	// as many submissions as are judged at once find one started, and a
+	// container being reset after a submission is waited for rather than
+	// replaced by a start (see pool.Acquire). Each idle container costs its
+	// agent's few MiB.
 	Warm int
 	// ContainerMemoryMB is each container's memory cgroup limit [2048]; a test's
 	// memory limit may be at most half of what is left beside the agent.
@@ -94,7 +98,7 @@ func (c *Config) defaults() {
 		c.CPUs = procs
 	}
 	if c.Warm <= 0 {
-		c.Warm = 1
+		c.Warm = c.Concurrency
 	}
 	if c.ContainerMemoryMB <= 0 {
 		c.ContainerMemoryMB = 2048

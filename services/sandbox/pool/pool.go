@@ -50,7 +50,7 @@ type Config struct {
 	CPUs        float64 // CPU quota in cores (CFS); 0 leaves it unset
 	WorkBytes   int64   // size of the /work tmpfs
 	TmpBytes    int64   // size of /tmp and /dev/shm
-	MaxUses     int     // submissions a container serves before it is replaced
+	MaxUses     int     // submissions a container serves before it is replaced, at most [200]; each serves between half and all of it
 	// UsrVolume serves the image's /usr from a read-only Docker volume (see
 	// usrVolume): much faster process starts on FUSE-backed storage drivers.
 	UsrVolume bool
@@ -126,6 +126,9 @@ type Pool struct {
 	mu     sync.Mutex
 	live   map[string]*Container // every container this pool created and has not removed
 	total  int                   // live plus being created
+	// resetting counts released containers whose reset is under way: each is
+	// back in idle within milliseconds, far sooner than a new one starts.
+	resetting int
 	closed bool
 	wake   chan struct{}
 	done   chan struct{}
@@ -225,8 +228,13 @@ func (p *Pool) put(c *Container) {
 	}
 }
 
-// Acquire returns a container for one submission: an idle one, a new one when
-// the pool is below Max, else the next one released.
+// resetWait is how long Acquire waits for a container being reset before it
+// starts a new one: a reset takes milliseconds, a start hundreds of them.
+const resetWait = 250 * time.Millisecond
+
+// Acquire returns a container for one submission: an idle one; else one being
+// reset, if it is back within resetWait; else a new one when the pool is below
+// Max; else the next one released.
 func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
 	for {
 		select {
@@ -243,6 +251,20 @@ func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
 		if p.closed {
 			p.mu.Unlock()
 			return nil, ErrClosed
+		}
+		if p.resetting > 0 {
+			p.mu.Unlock()
+			if c := p.awaitReset(ctx); c != nil {
+				return c, nil
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("wait for a %s container: %w", p.cfg.Name, err)
+			}
+			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				return nil, ErrClosed
+			}
 		}
 		if p.total < p.cfg.Max {
 			p.total++
@@ -269,6 +291,29 @@ func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
 	}
 }
 
+// awaitReset waits up to resetWait for a container to come back from its
+// reset; nil when none did (or ctx ended, or the pool closed).
+func (p *Pool) awaitReset(ctx context.Context) *Container {
+	t := time.NewTimer(resetWait)
+	defer t.Stop()
+	for {
+		select {
+		case c := <-p.idle:
+			p.kick()
+			if c.Alive() {
+				return c
+			}
+			p.remove(c)
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-p.done:
+			return nil
+		}
+	}
+}
+
 // TryAcquire returns an idle container, or nil when none is idle now: it
 // neither waits nor starts one.
 func (p *Pool) TryAcquire() *Container {
@@ -289,9 +334,17 @@ func (p *Pool) TryAcquire() *Container {
 // Release gives a container back after a submission. It is reset before another
 // submission sees it; one that cannot be reset (or has served MaxUses) is removed.
 func (p *Pool) Release(c *Container) {
+	p.mu.Lock()
+	p.resetting++
+	p.mu.Unlock()
 	p.background(func() {
+		defer func() {
+			p.mu.Lock()
+			p.resetting--
+			p.mu.Unlock()
+		}()
 		c.uses++
-		if c.Alive() && c.uses < p.cfg.MaxUses {
+		if c.Alive() && c.uses < c.maxUses {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			start := time.Now()
 			resp, err := c.Do(ctx, runner.Request{Op: runner.OpReset})
@@ -442,6 +495,9 @@ func (p *Pool) start(ctx context.Context) (*Container, error) {
 		return fail(fmt.Errorf("start %s container: %w", p.cfg.Name, err))
 	}
 	c := newContainer(id, att.HijackedResponse)
+	// Containers started together would retire together, in a burst of Docker
+	// work under load; a random share of MaxUses less spreads them out.
+	c.maxUses = p.cfg.MaxUses - rand.IntN(p.cfg.MaxUses/2+1)
 	resp, err := c.Do(ctx, runner.Request{Op: runner.OpPing})
 	if err != nil {
 		c.close()
@@ -545,8 +601,9 @@ func short(id string) string { return id[:min(12, len(id))] }
 
 // Container is one sandbox container and the open stream to its agent.
 type Container struct {
-	ID   string
-	uses int
+	ID      string
+	uses    int
+	maxUses int // MaxUses, less a random share, so that containers retire apart
 	*runner.Conn
 }
 

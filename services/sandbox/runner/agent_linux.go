@@ -363,6 +363,11 @@ func (a *Agent) run(req Request) Response {
 	if len(req.Argv) == 0 {
 		return fail(errors.New("run: empty argv"))
 	}
+	if len(req.Files) > 0 {
+		if err := a.write(req.Files); err != nil {
+			return fail(fmt.Errorf("run: %w", err))
+		}
+	}
 	oomBefore := a.oomKills()
 	p, err := a.start(req, lim)
 	if errors.Is(err, errTooBig) {

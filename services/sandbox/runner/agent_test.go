@@ -110,6 +110,14 @@ func TestAgentFiles(t *testing.T) {
 	if resp.Status != StatusOK || string(resp.Stdout) != "hi\n" {
 		t.Fatalf("run the written tool: %+v", resp)
 	}
+	// A run writes the files it carries before it starts the program.
+	resp = a.run(Request{Op: OpRun, Files: map[string]File{"carried.sh": {Data: []byte("echo carried $1\n")}}, Argv: []string{"sh", "carried.sh", "x"}})
+	if resp.Status != StatusOK || string(resp.Stdout) != "carried x\n" {
+		t.Fatalf("run with the files it carries: %+v", resp)
+	}
+	if resp := a.run(Request{Op: OpRun, Files: map[string]File{"": {Data: []byte("x")}}, Argv: []string{"true"}}); resp.Status != StatusFailed {
+		t.Fatalf("a run whose files cannot be written ran: %+v", resp)
+	}
 	if _, err := a.read("/", 0); err == nil {
 		t.Fatalf("reading the work directory itself succeeded")
 	}

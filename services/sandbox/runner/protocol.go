@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 4
+const ProtocolVersion = 5
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -31,7 +31,7 @@ const (
 	OpPing  Op = "ping"  // answer at once: the agent is alive
 	OpWrite Op = "write" // write Files under the work directory
 	OpRead  Op = "read"  // read back the regular file Path, at most Limits.FileBytes of it (0: no limit)
-	OpRun   Op = "run"   // run Argv with Stdin under Limits
+	OpRun   Op = "run"   // write Files, if any, then run Argv with Stdin under Limits (one round trip for a one-run submission)
 	OpReset Op = "reset" // kill every process but the agent, wipe every writable place
 )
 
