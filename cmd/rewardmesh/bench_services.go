@@ -38,6 +38,7 @@ func benchSandbox(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("bench sandbox", env)
 	var opts sandbox.BenchOptions
 	fs.IntVar(&opts.Tests, "tests", 200, "runs per overhead measurement")
+	fs.IntVar(&opts.Single, "single", 100, "one-run submissions per row of the single-run measurement (1 and 2 clients), per way")
 	fs.StringVar(&opts.LoadFile, "load", conformanceFile(env, "code", "codecontests_load.jsonl"), "CodeContests problems for the throughput run; empty skips it")
 	if err := fs.Parse(args); err != nil {
 		return err

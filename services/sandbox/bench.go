@@ -27,6 +27,9 @@ type BenchOptions struct {
 	// LoadFile is codecontests_load.jsonl (problems with stdin tests); empty
 	// skips the throughput measurement.
 	LoadFile string
+	// Single is how many one-run submissions each row of the single-run
+	// measurement takes, per way [100].
+	Single int
 }
 
 // trivialPython reads a line and prints it back: what is measured is the cost of
@@ -51,6 +54,17 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	for _, lang := range []Language{Python, Cpp} {
 		if err := benchOverhead(ctx, s, lang, opts.Tests, opts.Rounds, w); err != nil {
 			return err
+		}
+	}
+	if opts.Single <= 0 {
+		opts.Single = 100
+	}
+	fmt.Fprintf(w, "one program per submission (as verl sends /run_code): %d runs per row and way, service and bare alternating in 5 rounds\n", opts.Single)
+	for _, lang := range []Language{Python, Cpp} {
+		for _, clients := range []int{1, 2} {
+			if err := benchSingle(ctx, s, lang, opts.Single, clients, w); err != nil {
+				return err
+			}
 		}
 	}
 	if opts.LoadFile != "" {
@@ -112,6 +126,85 @@ func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int
 	b := median(base)
 	fmt.Fprintf(w, "%-6s per test: service %.2f ms, bare %.2f ms, ratio %.2f, overhead %.2f ms\n",
 		lang, ms(sv), ms(b), float64(sv)/float64(b), ms(sv-b))
+	return nil
+}
+
+// benchSingle runs the trivial program n times, each run its own submission
+// (s.Run, as /run_code and /v1/code/run do), from clients goroutines at once,
+// against the same number of bare runs from as many goroutines; it reports
+// runs per second and the latency percentiles of both.
+func benchSingle(ctx context.Context, s *Sandbox, lang Language, n, clients int, w io.Writer) error {
+	src := trivialPython
+	if lang == Cpp {
+		src = trivialCpp
+	}
+	item := RunItem{Language: string(lang), Source: src, Stdin: "7\n"}
+	if _, err := s.Run(ctx, item); err != nil { // warm-up: the compile is cached
+		return fmt.Errorf("bench %s single warm-up: %w", lang, err)
+	}
+	bare, err := bareRun(ctx, lang, src, []reward.TestCase{{Input: "7\n", Output: "7\n"}})
+	if err != nil {
+		fmt.Fprintf(w, "%-6s bare run unavailable on this host (%v)\n", lang, err)
+		return nil
+	}
+	svcRun := func() (time.Duration, error) {
+		start := time.Now()
+		res, err := s.Run(ctx, item)
+		if err != nil {
+			return 0, err
+		}
+		if res.Status != "ok" || res.Stdout != "7\n" {
+			return 0, fmt.Errorf("run %+v", res)
+		}
+		return time.Since(start), nil
+	}
+	// each runs k runs from clients goroutines and adds their latencies.
+	each := func(k int, run func() (time.Duration, error), lat *[]time.Duration) (time.Duration, error) {
+		var mu sync.Mutex
+		var firstErr error
+		next := make(chan struct{}, k)
+		for range k {
+			next <- struct{}{}
+		}
+		close(next)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for range next {
+					d, err := run()
+					mu.Lock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					*lat = append(*lat, d)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start), firstErr
+	}
+	var svcLat, bareLat []time.Duration
+	var svcWall, bareWall time.Duration
+	const rounds = 5
+	for r := range rounds {
+		k := n/rounds + min(1, max(0, n%rounds-r))
+		d, err := each(k, svcRun, &svcLat)
+		if err != nil {
+			return fmt.Errorf("bench %s single: %w", lang, err)
+		}
+		svcWall += d
+		if d, err = each(k, bare, &bareLat); err != nil {
+			return fmt.Errorf("bench %s single bare: %w", lang, err)
+		}
+		bareWall += d
+	}
+	svcRate, bareRate := float64(len(svcLat))/svcWall.Seconds(), float64(len(bareLat))/bareWall.Seconds()
+	fmt.Fprintf(w, "%-6s %d client(s): service %.1f runs/s p50 %.2f ms p99 %.2f ms; bare %.1f runs/s p50 %.2f ms p99 %.2f ms; %.2f× bare's runs/s, p50 +%.2f ms\n",
+		lang, clients, svcRate, ms(percentile(svcLat, 50)), ms(percentile(svcLat, 99)),
+		bareRate, ms(percentile(bareLat, 50)), ms(percentile(bareLat, 99)),
+		svcRate/bareRate, ms(percentile(svcLat, 50)-percentile(bareLat, 50)))
 	return nil
 }
 
@@ -246,10 +339,16 @@ func BarePython() (string, error) {
 	return exec.LookPath("python3")
 }
 
-func median(ds []time.Duration) time.Duration {
+// percentile is the p-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+	return s[min(len(s)-1, (len(s)*p+99)/100-1)]
 }
+
+func median(ds []time.Duration) time.Duration { return percentile(ds, 50) }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

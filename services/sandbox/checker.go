@@ -29,7 +29,7 @@ func (s *Sandbox) openChecker(ctx context.Context, ch *Checker, lang Language) (
 	var prep prepared
 	switch lang {
 	case Cpp:
-		prep, err = ss.compileCpp(ctx, ch.Source, "checker", compileLimits, "")
+		prep, err = ss.compileCpp(ctx, ch.Source, "checker", compileLimits, "", false)
 	default:
 		prep, err = ss.prepare(ctx, Python, ch.Source, false, "")
 	}

@@ -243,6 +243,9 @@ type prepared struct {
 	compileExit     int
 	compileWallMS   int64
 	compileCached   bool // the binary came from the cache: no compile ran now
+	// carry is the cached binary, when the caller asked to send it with the
+	// run instead of writing it now (one round trip fewer).
+	carry map[string]runner.File
 }
 
 // prepare writes the submission into the session and compiles it (C++) or checks
@@ -271,7 +274,7 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 		}
 		return prepared{argv: argv}, nil
 	case Cpp:
-		return ss.compileCpp(ctx, source, "main", compileLimits, "")
+		return ss.compileCpp(ctx, source, "main", compileLimits, "", false)
 	}
 	return prepared{}, fmt.Errorf("no way to prepare %s", lang)
 }
@@ -289,7 +292,10 @@ func pythonFiles(source string, functional bool, fnName string) map[string]runne
 // identical compile made before. context is anything else the compile reads (the
 // hash of files written beside the source, which it may include); it is part of
 // the cache key.
-func (ss *session) compileCpp(ctx context.Context, source, name string, lim runner.Limits, context string) (prepared, error) {
+//
+// A binary from the cache is written into the container at once, or, with
+// carry, left in prepared.carry for the caller's run to take along.
+func (ss *session) compileCpp(ctx context.Context, source, name string, lim runner.Limits, context string, carry bool) (prepared, error) {
 	sum := sha256.Sum256([]byte(strings.Join(cppFlags, " ") + "\x00" + context + "\x00" + source))
 	key := hex.EncodeToString(sum[:])
 	for {
@@ -310,11 +316,16 @@ func (ss *session) compileCpp(ctx context.Context, source, name string, lim runn
 		if entry.err != nil || entry.result.compileFailed {
 			return entry.result, entry.err
 		}
-		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{name: {Data: entry.binary, Exec: true}}}); err != nil {
-			return prepared{}, fmt.Errorf("write the compiled binary: %w", err)
-		}
 		res := entry.result
 		res.compileCached = true
+		binary := map[string]runner.File{name: {Data: entry.binary, Exec: true}}
+		if carry {
+			res.carry = binary
+			return res, nil
+		}
+		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: binary}); err != nil {
+			return prepared{}, fmt.Errorf("write the compiled binary: %w", err)
+		}
 		return res, nil
 	}
 }
@@ -473,7 +484,7 @@ func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p Boxes) *session 
 	case Cpp:
 		// The binary the submission's container compiled comes from the cache.
 		var prep prepared
-		prep, err = lane.compileCpp(ctx, sp.source, "main", compileLimits, "")
+		prep, err = lane.compileCpp(ctx, sp.source, "main", compileLimits, "", false)
 		if err == nil && prep.compileFailed {
 			err = errors.New("the compile failed in a second container")
 		}

@@ -228,7 +228,9 @@ func filesKey(files map[string]runner.File) string {
 func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map[string]runner.File, lim runner.Limits) (RunResult, error) {
 	m := ss.s.metrics
 	t := time.Now()
-	// A Python program's files go in with its run: one round trip to the agent.
+	// A Python program's files go in with its run, and so does a cached C++
+	// binary: one round trip to the agent. A C++ program's own files are
+	// written first, for its compile.
 	runFiles := files
 	if lang != Python && len(files) > 0 {
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
@@ -246,7 +248,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 			climits.WallMillis = min(climits.WallMillis, int64(it.CompileLimitMS))
 			climits.CPUMillis = min(climits.CPUMillis, int64(it.CompileLimitMS))
 		}
-		prep, err := ss.compileCpp(ctx, it.Source, "main", climits, filesKey(files))
+		prep, err := ss.compileCpp(ctx, it.Source, "main", climits, filesKey(files), true)
 		if err != nil {
 			return RunResult{}, err
 		}
@@ -261,6 +263,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 			return res, ss.fetch(ctx, it.FetchFiles, &res)
 		}
 		argv = prep.argv
+		runFiles = prep.carry
 	}
 	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: runFiles, Argv: argv, Stdin: []byte(it.Stdin), Limits: lim})
 	if err != nil {
