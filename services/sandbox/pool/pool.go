@@ -123,18 +123,18 @@ type Pool struct {
 	log  *slog.Logger
 	idle chan *Container
 
-	mu     sync.Mutex
-	live   map[string]*Container // every container this pool created and has not removed
-	total  int                   // live plus being created
+	mu    sync.Mutex
+	live  map[string]*Container // every container this pool created and has not removed
+	total int                   // live plus being created
 	// resetting counts released containers whose reset is under way: each is
 	// back in idle within milliseconds, far sooner than a new one starts.
 	resetting int
-	closed bool
-	wake   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup // the filler
-	jobs   sync.WaitGroup // releases and discards
-	uidSeq atomic.Int64
+	closed    bool
+	wake      chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup // the filler
+	jobs      sync.WaitGroup // releases and discards
+	uidSeq    atomic.Int64
 
 	volMu    sync.Mutex
 	volTried bool
