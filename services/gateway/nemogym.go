@@ -46,6 +46,35 @@ func (s *server) handleSeedSession() http.Handler {
 	})
 }
 
+// handleCloseSession answers NeMo-Gym's /close_session, which an Environment
+// Server posts when an episode ends: {resources_session_id, episode_id} →
+// {resources_session_id}. There is no state to release, so closing a session
+// never seeded, or one closed already, succeeds as NeMo-Gym's contract asks.
+func (s *server) handleCloseSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			SessionID *string `json:"resources_session_id"`
+		}
+		if err := decode(r, &body); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if body.SessionID == nil || *body.SessionID == "" {
+			s.fail(w, r, reward.Errorf(reward.Invalid, "resources_session_id: a session id is required"))
+			return
+		}
+		encode(w, http.StatusOK, map[string]string{"resources_session_id": *body.SessionID})
+	})
+}
+
+// handleReverifyMode answers NeMo-Gym's GET /reverify_mode: "stateless", for
+// /verify depends on nothing but its body and may run again after a crash.
+func (s *server) handleReverifyMode() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, "stateless")
+	})
+}
+
 // handleVerify answers NeMo-Gym's /verify: the request echoed back with "reward"
 // added, and rewardmesh's domain and details under "rewardmesh".
 func (s *server) handleVerify() http.Handler {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,31 @@ func TestNeMoGymSeedSession(t *testing.T) {
 		if got := strings.TrimSpace(postRaw(t, f.srv.URL+"/seed_session", body)); got != want {
 			t.Errorf("seed_session %s = %s, want %s", body, got, want)
 		}
+	}
+}
+
+// An Environment Server closes each session it seeded; rewardmesh keeps none,
+// so any id closes, twice too, and a body without one is the client's error.
+func TestNeMoGymCloseSessionAndReverifyMode(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	for range 2 {
+		status, out := f.post(t, "/close_session", `{"resources_session_id":"s1","episode_id":"e1"}`)
+		if status != 200 || out["resources_session_id"] != "s1" || len(out) != 1 {
+			t.Errorf("close_session: %d %v", status, out)
+		}
+	}
+	for _, body := range []string{`{"episode_id":"e1"}`, `{"resources_session_id":""}`, `[1]`, ``} {
+		if status, out := f.post(t, "/close_session", body); status != 400 {
+			t.Errorf("close_session %q: %d %v, want 400", body, status, out)
+		}
+	}
+	resp, err := http.Get(f.srv.URL + "/reverify_mode")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var mode string
+	if err := json.NewDecoder(resp.Body).Decode(&mode); err != nil || resp.StatusCode != 200 || mode != "stateless" {
+		t.Errorf("reverify_mode: %d %q %v", resp.StatusCode, mode, err)
 	}
 }

@@ -39,6 +39,8 @@ func (s *server) routes(reg *prometheus.Registry) http.Handler {
 		r.Method(http.MethodPost, "/get_reward", s.handleOpenRLHF())
 		r.Method(http.MethodPost, "/run_code", s.handleRunCode())
 		r.Method(http.MethodPost, "/seed_session", s.handleSeedSession())
+		r.Method(http.MethodPost, "/close_session", s.handleCloseSession())
+		r.Method(http.MethodGet, "/reverify_mode", s.handleReverifyMode())
 		r.Method(http.MethodPost, "/verify", s.handleVerify())
 		r.Method(http.MethodPost, "/reward", s.handleSlime())
 	})
