@@ -332,7 +332,7 @@ func lcbCode(v reward.Verdict) int {
 	switch v {
 	case reward.CompileError:
 		return -1
-	case reward.WrongAnswer:
+	case reward.WrongAnswer, reward.PartiallyAccepted:
 		return -2
 	case reward.TimeLimitExceeded:
 		return -3

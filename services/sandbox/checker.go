@@ -3,6 +3,9 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
@@ -46,9 +49,11 @@ func (s *Sandbox) openChecker(ctx context.Context, ch *Checker, lang Language) (
 
 func (c *checkerSession) close() { c.ss.close() }
 
-// check calls the checker as testlib's are called and maps its exit code:
-// 0 OK, 1 wrong answer, 2 presentation error, 3 checker failure, 7 partial points.
-func (c *checkerSession) check(ctx context.Context, tc reward.TestCase, output []byte) (reward.Verdict, error) {
+// check calls the checker as testlib's are called and maps its exit code: 0 OK,
+// 1 wrong answer, 2 presentation error, 3 checker failure, 7 points. It returns
+// the verdict and the test's score: 1 for AC, the share of the points for PA,
+// else 0.
+func (c *checkerSession) check(ctx context.Context, tc reward.TestCase, output []byte) (reward.Verdict, float64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	files := map[string]runner.File{
@@ -56,31 +61,49 @@ func (c *checkerSession) check(ctx context.Context, tc reward.TestCase, output [
 		"output.txt": {Data: output},
 		"answer.txt": {Data: []byte(tc.Output)},
 	}
-	if _, err := c.ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
-		return "", fmt.Errorf("give the checker its files: %w", err)
-	}
 	argv := append(append([]string{}, c.argv...), "input.txt", "output.txt", "answer.txt")
-	resp, err := c.ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Limits: checkerLimits})
+	resp, err := c.ss.do(ctx, runner.Request{Op: runner.OpRun, Files: files, Argv: argv, Limits: checkerLimits})
 	if err != nil {
-		return "", fmt.Errorf("run the checker: %w", err)
+		return "", 0, fmt.Errorf("run the checker: %w", err)
 	}
 	return checkerVerdict(resp)
 }
 
-func checkerVerdict(resp runner.Response) (reward.Verdict, error) {
+func checkerVerdict(resp runner.Response) (reward.Verdict, float64, error) {
 	if resp.Status == runner.StatusOK {
-		return reward.Accepted, nil
+		return reward.Accepted, 1, nil
 	}
 	if resp.Status == runner.StatusRE && resp.Signal == 0 {
 		switch resp.ExitCode {
 		case 1, 2:
-			return reward.WrongAnswer, nil
+			return reward.WrongAnswer, 0, nil
 		case 7:
-			// Partial points are not a pass: a reward is 1 only for a full answer.
-			return reward.WrongAnswer, nil
+			return checkerPoints(resp.Stderr)
 		}
 	}
-	return "", fmt.Errorf("checker failed (status %s, exit %d): %s", resp.Status, resp.ExitCode, truncate(string(resp.Stderr)+string(resp.Stdout), 500))
+	return "", 0, fmt.Errorf("checker failed (status %s, exit %d): %s", resp.Status, resp.ExitCode, truncate(string(resp.Stderr)+string(resp.Stdout), 500))
+}
+
+// checkerPoints reads testlib's quitp report, "points X [message]" on stderr,
+// where X is the share of the test's points the output earned, 0 to 1. A
+// share outside that range, or none, is the checker's failure, never a score:
+// a checker that says 7 without a number has not said how much.
+func checkerPoints(stderr []byte) (reward.Verdict, float64, error) {
+	fields := strings.Fields(string(stderr))
+	if len(fields) < 2 || fields[0] != "points" {
+		return "", 0, fmt.Errorf("checker exited 7 (points) without \"points X\" on stderr: %s", truncate(string(stderr), 200))
+	}
+	x, err := strconv.ParseFloat(fields[1], 64)
+	if err != nil || math.IsNaN(x) || x < 0 || x > 1 {
+		return "", 0, fmt.Errorf("checker gave points %q: want a share between 0 and 1", fields[1])
+	}
+	switch x {
+	case 0:
+		return reward.WrongAnswer, 0, nil
+	case 1:
+		return reward.Accepted, 1, nil
+	}
+	return reward.PartiallyAccepted, x, nil
 }
 
 func truncate(s string, n int) string {

@@ -120,23 +120,37 @@ func TestRunVerdict(t *testing.T) {
 }
 
 func TestCheckerVerdict(t *testing.T) {
+	points := func(stderr string) runner.Response {
+		return runner.Response{Status: runner.StatusRE, ExitCode: 7, Stderr: []byte(stderr)}
+	}
 	cases := []struct {
-		resp runner.Response
-		want reward.Verdict
-		err  bool
+		resp  runner.Response
+		want  reward.Verdict
+		score float64
+		err   bool
 	}{
-		{runner.Response{Status: runner.StatusOK}, reward.Accepted, false},
-		{runner.Response{Status: runner.StatusRE, ExitCode: 1}, reward.WrongAnswer, false},
-		{runner.Response{Status: runner.StatusRE, ExitCode: 2}, reward.WrongAnswer, false},
-		{runner.Response{Status: runner.StatusRE, ExitCode: 7}, reward.WrongAnswer, false},
-		{runner.Response{Status: runner.StatusRE, ExitCode: 3}, "", true},
-		{runner.Response{Status: runner.StatusTLE}, "", true},
-		{runner.Response{Status: runner.StatusRE, ExitCode: 137, Signal: 9}, "", true},
+		{runner.Response{Status: runner.StatusOK}, reward.Accepted, 1, false},
+		{runner.Response{Status: runner.StatusRE, ExitCode: 1}, reward.WrongAnswer, 0, false},
+		{runner.Response{Status: runner.StatusRE, ExitCode: 2}, reward.WrongAnswer, 0, false},
+		{points("points 0.25 three of twelve"), reward.PartiallyAccepted, 0.25, false},
+		{points("points 1.0000000000"), reward.Accepted, 1, false},
+		{points("points 0 nothing right"), reward.WrongAnswer, 0, false},
+		// A share it does not state, or one out of range, is the checker's failure,
+		// never a score: above all never more than the test is worth.
+		{points(""), "", 0, true},
+		{points("wrong answer 3"), "", 0, true},
+		{points("points 1.5"), "", 0, true},
+		{points("points -0.1"), "", 0, true},
+		{points("points NaN"), "", 0, true},
+		{points("points inf"), "", 0, true},
+		{runner.Response{Status: runner.StatusRE, ExitCode: 3}, "", 0, true},
+		{runner.Response{Status: runner.StatusTLE}, "", 0, true},
+		{runner.Response{Status: runner.StatusRE, ExitCode: 137, Signal: 9}, "", 0, true},
 	}
 	for _, tc := range cases {
-		v, err := checkerVerdict(tc.resp)
-		if v != tc.want || (err != nil) != tc.err {
-			t.Errorf("checkerVerdict(%+v) = %s, %v; want %s, err %v", tc.resp, v, err, tc.want, tc.err)
+		v, score, err := checkerVerdict(tc.resp)
+		if v != tc.want || score != tc.score || (err != nil) != tc.err {
+			t.Errorf("checkerVerdict(%+v) = %s, %v, %v; want %s, %v, err %v", tc.resp, v, score, err, tc.want, tc.score, tc.err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,24 @@ type JudgeItem struct {
 	Compare       string            `json:"compare,omitempty"`
 	Checker       *Checker          `json:"checker,omitempty"`
 	StopOnFail    *bool             `json:"stop_on_fail,omitempty"` // default true
+	// Subtasks group the tests IOI's way: a subtask earns its points times the
+	// lowest score among its tests. With subtasks every test runs.
+	Subtasks []Subtask `json:"subtasks,omitempty"`
+}
+
+// Subtask is a group of tests worth points: the indices of its tests in Tests.
+type Subtask struct {
+	Name   string  `json:"name,omitempty"`
+	Points float64 `json:"points"`
+	Tests  []int   `json:"tests"`
+}
+
+// SubtaskResult is a subtask's outcome: Points times the lowest test score.
+type SubtaskResult struct {
+	Name    string         `json:"name,omitempty"`
+	Points  float64        `json:"points"`
+	Score   float64        `json:"score"`
+	Verdict reward.Verdict `json:"verdict"` // the first of its tests not AC, else AC
 }
 
 // Checker is a testlib-style special checker, called as `checker input output answer`.
@@ -42,6 +61,10 @@ type JudgeResult struct {
 	Total         int            `json:"total"`
 	Tests         []TestResult   `json:"tests"`
 	CompileOutput string         `json:"compile_output,omitempty"`
+	// With subtasks: the points earned, the most there are, and each subtask.
+	Score    *float64        `json:"score,omitempty"`
+	MaxScore *float64        `json:"max_score,omitempty"`
+	Subtasks []SubtaskResult `json:"subtasks,omitempty"`
 }
 
 // TestResult is one test's outcome.
@@ -49,6 +72,20 @@ type TestResult struct {
 	Verdict  reward.Verdict `json:"verdict"`
 	TimeMS   int64          `json:"time_ms"`
 	MemoryKB int64          `json:"memory_kb"`
+	// Score is the share of a points checker's points (verdict PA); absent
+	// otherwise, where AC scores 1 and any other verdict 0.
+	Score *float64 `json:"score,omitempty"`
+}
+
+// score is the test's share of its points.
+func (tr TestResult) score() float64 {
+	switch {
+	case tr.Score != nil:
+		return *tr.Score
+	case tr.Verdict == reward.Accepted:
+		return 1
+	}
+	return 0
 }
 
 // Compile limits: generous, since a compile error must come from the source.
@@ -69,6 +106,7 @@ type judgeSpec struct {
 	cmp        Comparer
 	checker    *Checker
 	checkLang  Language
+	subtasks   []Subtask
 	stopOnFail bool
 	parallel   int // tests at once; 0 is the sandbox's TestParallel
 }
@@ -151,7 +189,53 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 		sp.checker, sp.checkLang = it.Checker, cl
 	}
 	sp.stopOnFail = it.StopOnFail == nil || *it.StopOnFail
+	if len(it.Subtasks) > 0 {
+		if err := validSubtasks(it.Subtasks, len(it.Tests)); err != nil {
+			return sp, err
+		}
+		// Every subtask's lowest score needs its tests run, past a failure too.
+		sp.subtasks, sp.stopOnFail = it.Subtasks, false
+	}
 	return sp, nil
+}
+
+func validSubtasks(subtasks []Subtask, tests int) error {
+	for i, st := range subtasks {
+		if math.IsNaN(st.Points) || math.IsInf(st.Points, 0) || st.Points < 0 {
+			return reward.Errorf(reward.Invalid, "subtasks[%d].points: a finite number, not negative, is needed", i)
+		}
+		if len(st.Tests) == 0 {
+			return reward.Errorf(reward.Invalid, "subtasks[%d].tests: at least one test index is needed", i)
+		}
+		for _, t := range st.Tests {
+			if t < 0 || t >= tests {
+				return reward.Errorf(reward.Invalid, "subtasks[%d].tests: index %d is not a test (there are %d)", i, t, tests)
+			}
+		}
+	}
+	return nil
+}
+
+// scoreSubtasks adds IOI's scores to a result whose every test ran: a
+// subtask's score is its points times the lowest score among its tests.
+func scoreSubtasks(res *JudgeResult, subtasks []Subtask) {
+	var total, most float64
+	for _, st := range subtasks {
+		r := SubtaskResult{Name: st.Name, Points: st.Points, Verdict: reward.Accepted}
+		low := 1.0
+		for _, i := range st.Tests {
+			tr := res.Tests[i]
+			low = min(low, tr.score())
+			if r.Verdict == reward.Accepted && tr.Verdict != reward.Accepted {
+				r.Verdict = tr.Verdict
+			}
+		}
+		r.Score = st.Points * low
+		total += r.Score
+		most += st.Points
+		res.Subtasks = append(res.Subtasks, r)
+	}
+	res.Score, res.MaxScore = &total, &most
 }
 
 func isIdentifier(s string) bool {
@@ -465,6 +549,12 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 			res.Verdict = tr.Verdict
 		}
 	}
+	if len(sp.subtasks) > 0 {
+		if len(res.Tests) != len(sp.tests) {
+			return s.systemError(ctx, res, fmt.Errorf("%d of %d tests ran: the subtasks cannot be scored", len(res.Tests), len(sp.tests)))
+		}
+		scoreSubtasks(&res, sp.subtasks)
+	}
 	return res, nil
 }
 
@@ -544,11 +634,14 @@ func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc 
 			tr.Verdict = reward.WrongAnswer
 		}
 	case check != nil:
-		v, err := check.check(ctx, tc, resp.Stdout)
+		v, score, err := check.check(ctx, tc, resp.Stdout)
 		if err != nil {
 			return tr, err
 		}
 		tr.Verdict = v
+		if v == reward.PartiallyAccepted {
+			tr.Score = &score
+		}
 	default:
 		if !sp.cmp.Equal(string(resp.Stdout), tc.Output) {
 			tr.Verdict = reward.WrongAnswer

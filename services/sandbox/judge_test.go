@@ -181,3 +181,95 @@ func TestSlowSubmissionDoesNotBlock(t *testing.T) {
 	}
 	<-slowDone
 }
+
+// IOI's scoring: a subtask earns its points times the lowest score among its
+// tests, and a reward with subtasks is the score over the most there is. A
+// program right only on small inputs earns the small subtasks and nothing of
+// the others; a wrong one earns nothing, subtasks or not.
+func TestSubtasksAndPoints(t *testing.T) {
+	t.Parallel()
+	s := newLocalSandbox(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tests := []reward.TestCase{{Input: "1\n", Output: "2\n"}, {Input: "5\n", Output: "10\n"}, {Input: "50\n", Output: "100\n"}, {Input: "500\n", Output: "1000\n"}}
+	subtasks := []Subtask{{Name: "small", Points: 30, Tests: []int{0, 1}}, {Name: "all", Points: 70, Tests: []int{0, 1, 2, 3}}}
+	cases := []struct {
+		name, src   string
+		score       float64
+		verdicts    []reward.Verdict // per subtask
+		reward      float64
+		allVerdict  reward.Verdict
+		testsPassed int
+	}{
+		{"right", "print(int(input())*2)\n", 100, []reward.Verdict{reward.Accepted, reward.Accepted}, 1, reward.Accepted, 4},
+		{"right on small inputs only", "n=int(input())\nprint(n*2 if n < 10 else 0)\n", 30, []reward.Verdict{reward.Accepted, reward.WrongAnswer}, 0.3, reward.WrongAnswer, 2},
+		{"wrong on the first test only", "n=int(input())\nprint(n*2 if n > 1 else 0)\n", 0, []reward.Verdict{reward.WrongAnswer, reward.WrongAnswer}, 0, reward.WrongAnswer, 3},
+		{"wrong", "print(0)\n", 0, []reward.Verdict{reward.WrongAnswer, reward.WrongAnswer}, 0, reward.WrongAnswer, 0},
+		{"crashes on large inputs", "n=int(input())\nassert n < 10\nprint(n*2)\n", 30, []reward.Verdict{reward.Accepted, reward.RuntimeError}, 0.3, reward.RuntimeError, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: tc.src, Tests: tests, Subtasks: subtasks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Score == nil || *res.Score != tc.score || *res.MaxScore != 100 || len(res.Subtasks) != 2 || len(res.Tests) != 4 ||
+				res.Verdict != tc.allVerdict || res.Passed != tc.testsPassed {
+				t.Fatalf("result %+v", res)
+			}
+			for i, st := range res.Subtasks {
+				if st.Verdict != tc.verdicts[i] || st.Name != subtasks[i].Name {
+					t.Errorf("subtask %d: %+v, want verdict %s", i, st, tc.verdicts[i])
+				}
+			}
+			ref, _ := json.Marshal(CodeReference{Tests: tests, Subtasks: subtasks})
+			r := s.Reward(ctx, reward.Item{Domain: reward.Code, Response: "```python\n" + tc.src + "```", Reference: ref})
+			if r.Error != nil || r.Reward != tc.reward {
+				t.Fatalf("reward %v (%s), want %v", r.Reward, r.Details, tc.reward)
+			}
+		})
+	}
+
+	t.Run("points checker", func(t *testing.T) {
+		// testlib's quitp: exit 7 and "points X" on stderr. Half the points for
+		// the right number with the wrong sign.
+		checker := &Checker{Language: "python", Source: "import sys\nout, ans = (int(open(p).read()) for p in sys.argv[2:4])\n" +
+			"if out == ans: sys.exit(0)\nif out == -ans:\n    sys.stderr.write('points 0.5 wrong sign\\n')\n    sys.exit(7)\nsys.exit(1)\n"}
+		one := []reward.TestCase{{Input: "3\n", Output: "6\n"}, {Input: "4\n", Output: "8\n"}}
+		for _, c := range []struct {
+			src     string
+			score   float64
+			verdict reward.Verdict
+		}{
+			{"print(int(input())*2)\n", 40, reward.Accepted},
+			{"print(-int(input())*2)\n", 20, reward.PartiallyAccepted},
+			{"n=int(input())\nprint(-n*2 if n == 3 else n*2)\n", 20, reward.PartiallyAccepted},
+			{"print(int(input())*3)\n", 0, reward.WrongAnswer},
+		} {
+			res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: c.src, Tests: one, Checker: checker,
+				Subtasks: []Subtask{{Points: 40, Tests: []int{0, 1}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Score == nil || *res.Score != c.score || res.Subtasks[0].Verdict != c.verdict {
+				t.Errorf("%q: result %+v, want score %v verdict %s", c.src, res, c.score, c.verdict)
+			}
+			if c.verdict == reward.PartiallyAccepted && (res.Passed == len(one) || res.Verdict == reward.Accepted) {
+				t.Errorf("%q: partial points counted as a pass: %+v", c.src, res)
+			}
+		}
+	})
+
+	t.Run("bad subtasks", func(t *testing.T) {
+		for _, bad := range [][]Subtask{
+			{{Points: 10, Tests: []int{4}}},
+			{{Points: 10, Tests: []int{-1}}},
+			{{Points: -1, Tests: []int{0}}},
+			{{Points: 10}},
+		} {
+			if _, err := s.Judge(ctx, JudgeItem{Language: "python", Source: "print(1)", Tests: tests, Subtasks: bad}); !isCode(err, reward.Invalid) {
+				t.Errorf("subtasks %+v: %v, want invalid", bad, err)
+			}
+		}
+	})
+}

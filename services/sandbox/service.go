@@ -67,6 +67,9 @@ type CodeReference struct {
 	MemoryLimitMB int               `json:"memory_limit_mb,omitempty"`
 	Compare       string            `json:"compare,omitempty"`
 	Checker       *Checker          `json:"checker,omitempty"`
+	// Subtasks make the reward IOI's score over its most, 0 to 1, where
+	// without them it is 1 for a program that passes every test and else 0.
+	Subtasks []Subtask `json:"subtasks,omitempty"`
 }
 
 // RewardDetails are the details of a code reward.
@@ -76,6 +79,9 @@ type RewardDetails struct {
 	Total    int            `json:"total"`
 	Language Language       `json:"language,omitempty"`
 	Reason   string         `json:"reason,omitempty"`
+	// With subtasks: the points earned and the most there are.
+	Score    *float64 `json:"score,omitempty"`
+	MaxScore *float64 `json:"max_score,omitempty"`
 }
 
 func (s *Sandbox) rewardItem(ctx context.Context, raw json.RawMessage) any {
@@ -123,7 +129,7 @@ func (s *Sandbox) Reward(ctx context.Context, item reward.Item) reward.Result {
 	ji := JudgeItem{
 		Language: string(lang), Source: code, Tests: ref.Tests, Mode: ref.Mode, FnName: ref.FnName,
 		TimeLimitMS: ref.TimeLimitMS, MemoryLimitMB: ref.MemoryLimitMB, Compare: ref.Compare,
-		Checker: ref.Checker, StopOnFail: &stop,
+		Checker: ref.Checker, StopOnFail: &stop, Subtasks: ref.Subtasks,
 	}
 	sp, err := s.validateJudge(ji)
 	if err != nil {
@@ -153,7 +159,13 @@ func (s *Sandbox) Reward(ctx context.Context, item reward.Item) reward.Result {
 		return r
 	}
 	score := 0.0
-	if res.Verdict == reward.Accepted {
+	switch {
+	case res.Score != nil:
+		details.Score, details.MaxScore = res.Score, res.MaxScore
+		if *res.MaxScore > 0 {
+			score = min(1, *res.Score / *res.MaxScore)
+		}
+	case res.Verdict == reward.Accepted:
 		score = 1
 	}
 	return rewardResult(item, score, details)

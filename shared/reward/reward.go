@@ -175,6 +175,9 @@ const (
 	CompileError        Verdict = "CE"
 	OutputLimitExceeded Verdict = "OLE"
 	SystemError         Verdict = "SE"
+	// PartiallyAccepted is a test a points checker (testlib's exit code 7)
+	// gave a share of its points, more than none and less than all.
+	PartiallyAccepted Verdict = "PA"
 )
 
 // TestCase is one input and the output a correct program prints for it.
