@@ -34,7 +34,7 @@ func (s *Sandbox) openChecker(ctx context.Context, ch *Checker, lang Language) (
 	case Cpp:
 		prep, err = ss.compileCpp(ctx, ch.Source, "checker", compileLimits, "", false)
 	default:
-		prep, err = ss.prepare(ctx, Python, ch.Source, false, "")
+		prep, err = ss.prepare(ctx, Python, ch.Source, false, "", true)
 	}
 	if err != nil {
 		ss.close()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"math"
 	"strings"
 	"sync"
@@ -334,11 +335,16 @@ type prepared struct {
 
 // prepare writes the submission into the session and compiles it (C++) or checks
 // its syntax (Python).
-func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string) (prepared, error) {
+//
+// A Python program is checked for syntax first only with checkFirst (a
+// checker, which must compile before it judges anything). A submission runs at
+// once: the check would be a second interpreter start for every submission,
+// and a syntax error shows as RE in every test, which the judge then confirms
+// with the check (see syntaxError).
+func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string, checkFirst bool) (prepared, error) {
 	switch lang {
 	case Python:
 		files := pythonFiles(source, functional, fnName)
-		files["check.py"] = runner.File{Data: []byte(syntaxCheck(functional))}
 		argv := []string{"python3", solutionFile}
 		if functional {
 			argv = []string{"python3", harnessFile}
@@ -346,15 +352,14 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
 			return prepared{}, fmt.Errorf("write the submission: %w", err)
 		}
-		resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: []string{"python3", "check.py"}, Limits: compileLimits})
-		if err != nil {
-			return prepared{}, fmt.Errorf("check the submission's syntax: %w", err)
-		}
-		if resp.Status != runner.StatusOK {
-			if resp.Status == runner.StatusFailed {
-				return prepared{}, fmt.Errorf("check the submission's syntax: %s", resp.Error)
+		if checkFirst {
+			ce, out, err := ss.syntaxError(ctx, source, functional)
+			if err != nil {
+				return prepared{}, err
 			}
-			return prepared{compileFailed: true, compileOutput: string(resp.Stderr)}, nil
+			if ce {
+				return prepared{compileFailed: true, compileOutput: out}, nil
+			}
 		}
 		return prepared{argv: argv}, nil
 	case Cpp:
@@ -455,7 +460,7 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 		return res, err
 	}
 	defer ss.close()
-	prep, err := ss.prepare(ctx, sp.lang, sp.source, sp.functional, sp.fnName)
+	prep, err := ss.prepare(ctx, sp.lang, sp.source, sp.functional, sp.fnName, false)
 	if err != nil {
 		return s.systemError(ctx, res, err)
 	}
@@ -536,6 +541,18 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 	}
 	if err := ctx.Err(); err != nil {
 		return res, reward.Errorf(reward.Timeout, "judging stopped at the deadline: %v", err)
+	}
+	if sp.lang == Python && slices.ContainsFunc(results, func(tr *TestResult) bool { return tr != nil && tr.Verdict == reward.RuntimeError }) {
+		// A syntax error fails every test as RE: compiling the source without
+		// running it, which the program cannot fake, tells one from a crash.
+		ce, out, err := ss.syntaxError(ctx, sp.source, sp.functional)
+		if err != nil {
+			return s.systemError(ctx, res, err)
+		}
+		if ce {
+			res.Verdict, res.CompileOutput = reward.CompileError, out
+			return res, nil
+		}
 	}
 	res.Verdict = reward.Accepted
 	for i, tr := range results {

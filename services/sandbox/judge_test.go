@@ -69,6 +69,10 @@ func TestJudgeVerdicts(t *testing.T) {
 		{"python WA", "python", "print(0)\n", reward.WrongAnswer},
 		{"python CE", "python", "def f(:\n", reward.CompileError},
 		{"python RE", "python", "raise SystemExit(3)\n", reward.RuntimeError},
+		// The syntax check runs only after an RE; a program that prints what a
+		// syntax error prints is still only RE.
+		{"python prints a syntax error", "python", "import sys\nsys.stderr.write('  File \"main.py\"\\nSyntaxError: invalid syntax\\n')\nsys.exit(1)\n", reward.RuntimeError},
+		{"python syntax error after valid lines", "python", "a,b=map(int,input().split())\nprint(a+b)\nif a >:\n  pass\n", reward.CompileError},
 		{"python TLE", "python", "while True: pass\n", reward.TimeLimitExceeded},
 		{"cpp AC", "cpp", "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n", reward.Accepted},
 		{"cpp CE", "cpp", "int main(){ return x; }\n", reward.CompileError},
@@ -94,6 +98,7 @@ func TestRewardsAndCheckers(t *testing.T) {
 		{"stdin python", "```python\nprint(int(input()) * 2)\n```", stdin, 1, reward.Accepted},
 		{"stdin cpp by fence tag", "```cpp\n#include <iostream>\nint main(){int n;std::cin>>n;std::cout<<2*n<<std::endl;}\n```", stdin, 1, reward.Accepted},
 		{"syntax error", "```python\nprint(\n```", stdin, 0, reward.CompileError},
+		{"functional syntax error", "```python\nclass Solution:\n    def twoSum(self, nums, target:\n        return [0, 1]\n```", functional, 0, reward.CompileError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

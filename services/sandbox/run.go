@@ -292,7 +292,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 		// interpreter start on every run); a failure that reads like a syntax
 		// error is confirmed by compiling the source without running it, which
 		// the program cannot fake.
-		if ce, out, err := ss.syntaxError(ctx); err != nil {
+		if ce, out, err := ss.syntaxError(ctx, it.Source, false); err != nil {
 			return RunResult{}, err
 		} else if ce {
 			res = RunResult{Status: "ce", ExitCode: 1, Stderr: validUTF8(out), WallMS: res.WallMS}
@@ -311,13 +311,12 @@ func looksLikeSyntaxError(stderr string) bool {
 	return strings.HasPrefix(last, "SyntaxError") || strings.HasPrefix(last, "IndentationError") || strings.HasPrefix(last, "TabError")
 }
 
-// syntaxError compiles the Python program without running it.
-func (ss *session) syntaxError(ctx context.Context) (bool, string, error) {
-	write := runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{syntaxCheckFile: {Data: []byte(syntaxCheck(false))}}}
-	if _, err := ss.do(ctx, write); err != nil {
-		return false, "", fmt.Errorf("write the syntax check: %w", err)
-	}
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: []string{"python3", syntaxCheckFile}, Limits: compileLimits})
+// syntaxError compiles the Python source without running it: whether it has a
+// syntax error, and the compiler's message. The source goes in again with the
+// check, so nothing the program wrote while it ran can change the answer.
+func (ss *session) syntaxError(ctx context.Context, source string, functional bool) (bool, string, error) {
+	files := map[string]runner.File{syntaxCheckFile: {Data: []byte(syntaxCheck(functional))}, solutionFile: {Data: []byte(source)}}
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: files, Argv: []string{"python3", syntaxCheckFile}, Limits: compileLimits})
 	if err != nil {
 		return false, "", fmt.Errorf("check the program's syntax: %w", err)
 	}
