@@ -59,11 +59,13 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	if opts.Single <= 0 {
 		opts.Single = 100
 	}
-	fmt.Fprintf(w, "one program per submission (as verl sends /run_code): %d runs per row and way, service and bare alternating in 5 rounds\n", opts.Single)
-	for _, lang := range []Language{Python, Cpp} {
-		for _, clients := range []int{1, 2} {
-			if err := benchSingle(ctx, s, lang, opts.Single, clients, w); err != nil {
-				return err
+	fmt.Fprintf(w, "one program per submission (as verl sends /run_code; judge: a one-test item): %d runs per row and way, service and bare alternating in 5 rounds\n", opts.Single)
+	for _, judge := range []bool{false, true} {
+		for _, lang := range []Language{Python, Cpp} {
+			for _, clients := range []int{1, 2} {
+				if err := benchSingle(ctx, s, lang, judge, opts.Single, clients, w); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -129,34 +131,51 @@ func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int
 	return nil
 }
 
-// benchSingle runs the trivial program n times, each run its own submission
-// (s.Run, as /run_code and /v1/code/run do), from clients goroutines at once,
-// against the same number of bare runs from as many goroutines; it reports
-// runs per second and the latency percentiles of both.
-func benchSingle(ctx context.Context, s *Sandbox, lang Language, n, clients int, w io.Writer) error {
+// benchSingle runs the trivial program n times, each run its own submission,
+// from clients goroutines at once, against the same number of bare runs from as
+// many goroutines; it reports runs per second and the latency percentiles of
+// both. A submission is a run (s.Run, as /run_code and /v1/code/run send), or
+// with judge a one-test judge (s.Judge, as a one-test /v1/rewards item is).
+func benchSingle(ctx context.Context, s *Sandbox, lang Language, judge bool, n, clients int, w io.Writer) error {
 	src := trivialPython
 	if lang == Cpp {
 		src = trivialCpp
 	}
-	item := RunItem{Language: string(lang), Source: src, Stdin: "7\n"}
-	if _, err := s.Run(ctx, item); err != nil { // warm-up: the compile is cached
-		return fmt.Errorf("bench %s single warm-up: %w", lang, err)
-	}
-	bare, err := bareRun(ctx, lang, src, []reward.TestCase{{Input: "7\n", Output: "7\n"}})
-	if err != nil {
-		fmt.Fprintf(w, "%-6s bare run unavailable on this host (%v)\n", lang, err)
-		return nil
+	test := reward.TestCase{Input: "7\n", Output: "7\n"}
+	item := RunItem{Language: string(lang), Source: src, Stdin: test.Input}
+	judged := JudgeItem{Language: string(lang), Source: src, Tests: []reward.TestCase{test}}
+	kind := "run"
+	if judge {
+		kind = "judge"
 	}
 	svcRun := func() (time.Duration, error) {
 		start := time.Now()
+		if judge {
+			res, err := s.Judge(ctx, judged)
+			if err != nil {
+				return 0, err
+			}
+			if res.Verdict != reward.Accepted {
+				return 0, fmt.Errorf("judge %+v", res)
+			}
+			return time.Since(start), nil
+		}
 		res, err := s.Run(ctx, item)
 		if err != nil {
 			return 0, err
 		}
-		if res.Status != "ok" || res.Stdout != "7\n" {
+		if res.Status != "ok" || res.Stdout != test.Output {
 			return 0, fmt.Errorf("run %+v", res)
 		}
 		return time.Since(start), nil
+	}
+	if _, err := svcRun(); err != nil { // warm-up: the compile is cached
+		return fmt.Errorf("bench %s single warm-up: %w", lang, err)
+	}
+	bare, err := bareRun(ctx, lang, src, []reward.TestCase{test})
+	if err != nil {
+		fmt.Fprintf(w, "%-6s bare run unavailable on this host (%v)\n", lang, err)
+		return nil
 	}
 	// each runs k runs from clients goroutines and adds their latencies.
 	each := func(k int, run func() (time.Duration, error), lat *[]time.Duration) (time.Duration, error) {
@@ -201,8 +220,8 @@ func benchSingle(ctx context.Context, s *Sandbox, lang Language, n, clients int,
 		bareWall += d
 	}
 	svcRate, bareRate := float64(len(svcLat))/svcWall.Seconds(), float64(len(bareLat))/bareWall.Seconds()
-	fmt.Fprintf(w, "%-6s %d client(s): service %.1f runs/s p50 %.2f ms p99 %.2f ms; bare %.1f runs/s p50 %.2f ms p99 %.2f ms; %.2f× bare's runs/s, p50 +%.2f ms\n",
-		lang, clients, svcRate, ms(percentile(svcLat, 50)), ms(percentile(svcLat, 99)),
+	fmt.Fprintf(w, "%-6s %-5s %d client(s): service %.1f runs/s p50 %.2f ms p99 %.2f ms; bare %.1f runs/s p50 %.2f ms p99 %.2f ms; %.2f× bare's runs/s, p50 +%.2f ms\n",
+		lang, kind, clients, svcRate, ms(percentile(svcLat, 50)), ms(percentile(svcLat, 99)),
 		bareRate, ms(percentile(bareLat, 50)), ms(percentile(bareLat, 99)),
 		svcRate/bareRate, ms(percentile(svcLat, 50)-percentile(bareLat, 50)))
 	return nil
