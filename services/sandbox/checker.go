@@ -32,9 +32,9 @@ func (s *Sandbox) openChecker(ctx context.Context, ch *Checker, lang Language) (
 	var prep prepared
 	switch lang {
 	case Cpp:
-		prep, err = ss.compileCpp(ctx, ch.Source, "checker", compileLimits, "", false)
+		prep, err = ss.compileCpp(ctx, ch.Source, "checker", compileLimits, "", false, nil)
 	default:
-		prep, err = ss.prepare(ctx, Python, ch.Source, false, "", true)
+		prep, err = ss.prepare(ctx, Python, ch.Source, false, "", true, nil)
 	}
 	if err != nil {
 		ss.close()

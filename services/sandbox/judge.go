@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"maps"
 	"math"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +34,10 @@ type JudgeItem struct {
 	// Subtasks group the tests IOI's way: a subtask earns its points times the
 	// lowest score among its tests. With subtasks every test runs.
 	Subtasks []Subtask `json:"subtasks,omitempty"`
+	// Files are put beside the program before it compiles and runs (relative
+	// path → text): headers, data, or an IOI grader, for a C++ program is
+	// compiled together with every .cpp, .cc and .cxx file among them.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // Subtask is a group of tests worth points: the indices of its tests in Tests.
@@ -108,6 +114,7 @@ type judgeSpec struct {
 	checker    *Checker
 	checkLang  Language
 	subtasks   []Subtask
+	files      map[string]runner.File
 	stopOnFail bool
 	parallel   int // tests at once; 0 is the sandbox's TestParallel
 }
@@ -190,6 +197,9 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 		sp.checker, sp.checkLang = it.Checker, cl
 	}
 	sp.stopOnFail = it.StopOnFail == nil || *it.StopOnFail
+	if sp.files, err = judgeFiles(lang, it.Files); err != nil {
+		return sp, err
+	}
 	if len(it.Subtasks) > 0 {
 		if err := validSubtasks(it.Subtasks, len(it.Tests)); err != nil {
 			return sp, err
@@ -198,6 +208,43 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 		sp.subtasks, sp.stopOnFail = it.Subtasks, false
 	}
 	return sp, nil
+}
+
+// judgeFiles checks a judge item's files: relative paths inside the working
+// directory, none where the sandbox puts the program.
+func judgeFiles(lang Language, files map[string]string) (map[string]runner.File, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if len(files) > maxRunFiles {
+		return nil, reward.Errorf(reward.Invalid, "files: at most %d", maxRunFiles)
+	}
+	out := make(map[string]runner.File, len(files))
+	for name, text := range files {
+		clean, err := workPath(name)
+		if err != nil {
+			return nil, reward.Errorf(reward.Invalid, "files: %v", err)
+		}
+		if slices.Contains(ownFiles(lang), clean) {
+			return nil, reward.Errorf(reward.Invalid, "files: %q is where the sandbox puts the program; use another name", name)
+		}
+		out[clean] = runner.File{Data: []byte(text)}
+	}
+	return out, nil
+}
+
+// cppSources are the C++ sources among files, in a fixed order, to compile
+// with the program.
+func cppSources(files map[string]runner.File) []string {
+	var srcs []string
+	for name := range files {
+		switch path.Ext(name) {
+		case ".cpp", ".cc", ".cxx":
+			srcs = append(srcs, name)
+		}
+	}
+	slices.Sort(srcs)
+	return srcs
 }
 
 func validSubtasks(subtasks []Subtask, tests int) error {
@@ -341,15 +388,24 @@ type prepared struct {
 // once: the check would be a second interpreter start for every submission,
 // and a syntax error shows as RE in every test, which the judge then confirms
 // with the check (see syntaxError).
-func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string, checkFirst bool) (prepared, error) {
+//
+// files (the item's own: headers, a grader, data) are written beside the
+// program first; a C++ program is compiled together with the sources among them.
+func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string, checkFirst bool, files map[string]runner.File) (prepared, error) {
+	if lang != Python && len(files) > 0 {
+		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
+			return prepared{}, fmt.Errorf("write the item's files: %w", err)
+		}
+	}
 	switch lang {
 	case Python:
-		files := pythonFiles(source, functional, fnName)
+		all := pythonFiles(source, functional, fnName)
+		maps.Copy(all, files)
 		argv := []string{"python3", solutionFile}
 		if functional {
 			argv = []string{"python3", harnessFile}
 		}
-		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
+		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: all}); err != nil {
 			return prepared{}, fmt.Errorf("write the submission: %w", err)
 		}
 		if checkFirst {
@@ -363,7 +419,7 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 		}
 		return prepared{argv: argv}, nil
 	case Cpp:
-		return ss.compileCpp(ctx, source, "main", compileLimits, "", false)
+		return ss.compileCpp(ctx, source, "main", compileLimits, filesKey(files), false, cppSources(files))
 	}
 	return prepared{}, fmt.Errorf("no way to prepare %s", lang)
 }
@@ -384,13 +440,16 @@ func pythonFiles(source string, functional bool, fnName string) map[string]runne
 //
 // A binary from the cache is written into the container at once, or, with
 // carry, left in prepared.carry for the caller's run to take along.
-func (ss *session) compileCpp(ctx context.Context, source, name string, lim runner.Limits, context string, carry bool) (prepared, error) {
+//
+// extra are more sources to compile with it (an IOI grader), already written;
+// context must then cover them (filesKey), as it does the headers beside it.
+func (ss *session) compileCpp(ctx context.Context, source, name string, lim runner.Limits, context string, carry bool, extra []string) (prepared, error) {
 	sum := sha256.Sum256([]byte(strings.Join(cppFlags, " ") + "\x00" + context + "\x00" + source))
 	key := hex.EncodeToString(sum[:])
 	for {
 		entry, leader := ss.s.cache.begin(key)
 		if leader {
-			entry.result, entry.binary, entry.err = ss.compileIn(ctx, source, name, lim)
+			entry.result, entry.binary, entry.err = ss.compileIn(ctx, source, name, lim, extra)
 			ss.s.cache.finish(key, entry)
 			return entry.result, entry.err
 		}
@@ -419,13 +478,10 @@ func (ss *session) compileCpp(ctx context.Context, source, name string, lim runn
 	}
 }
 
-func (ss *session) compileIn(ctx context.Context, source, name string, lim runner.Limits) (prepared, []byte, error) {
+func (ss *session) compileIn(ctx context.Context, source, name string, lim runner.Limits, extra []string) (prepared, []byte, error) {
 	src := name + ".cpp"
-	if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: map[string]runner.File{src: {Data: []byte(source)}}}); err != nil {
-		return prepared{}, nil, fmt.Errorf("write the submission: %w", err)
-	}
-	argv := append(append([]string{"g++"}, cppFlags...), "-o", name, src)
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Limits: lim})
+	argv := append(append(append([]string{"g++"}, cppFlags...), "-o", name, src), extra...)
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: map[string]runner.File{src: {Data: []byte(source)}}, Argv: argv, Limits: lim})
 	if err != nil {
 		return prepared{}, nil, fmt.Errorf("compile: %w", err)
 	}
@@ -460,7 +516,7 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 		return res, err
 	}
 	defer ss.close()
-	prep, err := ss.prepare(ctx, sp.lang, sp.source, sp.functional, sp.fnName, false)
+	prep, err := ss.prepare(ctx, sp.lang, sp.source, sp.functional, sp.fnName, false, sp.files)
 	if err != nil {
 		return s.systemError(ctx, res, err)
 	}
@@ -587,11 +643,18 @@ func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p Boxes) *session 
 	var err error
 	switch sp.lang {
 	case Python:
-		_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: pythonFiles(sp.source, sp.functional, sp.fnName)})
+		all := pythonFiles(sp.source, sp.functional, sp.fnName)
+		maps.Copy(all, sp.files)
+		_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: all})
 	case Cpp:
 		// The binary the submission's container compiled comes from the cache.
 		var prep prepared
-		prep, err = lane.compileCpp(ctx, sp.source, "main", compileLimits, "", false)
+		if len(sp.files) > 0 {
+			_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: sp.files})
+		}
+		if err == nil {
+			prep, err = lane.compileCpp(ctx, sp.source, "main", compileLimits, filesKey(sp.files), false, cppSources(sp.files))
+		}
 		if err == nil && prep.compileFailed {
 			err = errors.New("the compile failed in a second container")
 		}

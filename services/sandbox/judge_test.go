@@ -278,3 +278,64 @@ func TestSubtasksAndPoints(t *testing.T) {
 		}
 	})
 }
+
+// An IOI-style task: the contestant writes a function, the task's grader (its
+// own main) reads the test and calls it, a header declares it, and three
+// subtasks score it. The grader and header come with the item.
+func TestGraderTask(t *testing.T) {
+	t.Parallel()
+	s := newLocalSandbox(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	files := map[string]string{
+		"mul.h":      "long long mul(long long a, long long b);\n",
+		"grader.cpp": "#include <cstdio>\n#include \"mul.h\"\nint main(){long long a,b;if(scanf(\"%lld %lld\",&a,&b)!=2)return 1;printf(\"%lld\\n\",mul(a,b));}\n",
+	}
+	tests := []reward.TestCase{{Input: "2 3\n", Output: "6\n"}, {Input: "7 8\n", Output: "56\n"}, {Input: "100000 100000\n", Output: "10000000000\n"}, {Input: "-4 5\n", Output: "-20\n"}}
+	subtasks := []Subtask{{Name: "small", Points: 20, Tests: []int{0, 1}}, {Name: "large", Points: 50, Tests: []int{0, 1, 2}}, {Name: "negative", Points: 30, Tests: []int{3}}}
+	for _, c := range []struct {
+		name, src string
+		verdict   reward.Verdict
+		score     float64
+	}{
+		{"right", "#include \"mul.h\"\nlong long mul(long long a, long long b){ return a*b; }\n", reward.Accepted, 100},
+		{"overflows on large", "#include \"mul.h\"\nlong long mul(long long a, long long b){ return (int)a*(int)b; }\n", reward.WrongAnswer, 50},
+		{"wrong on negatives", "#include \"mul.h\"\nlong long mul(long long a, long long b){ return a < 0 ? 0 : a*b; }\n", reward.WrongAnswer, 70},
+		{"its own main clashes with the grader's", "#include \"mul.h\"\nlong long mul(long long a, long long b){ return a*b; }\nint main(){ return 0; }\n", reward.CompileError, 0},
+		{"no function", "int unrelated(){ return 1; }\n", reward.CompileError, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := s.Judge(ctx, JudgeItem{Language: "cpp", Source: c.src, Tests: tests, Files: files, Subtasks: subtasks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Verdict != c.verdict {
+				t.Fatalf("verdict %s, want %s (%+v)", res.Verdict, c.verdict, res)
+			}
+			if c.verdict != reward.CompileError && (res.Score == nil || *res.Score != c.score) {
+				t.Fatalf("score %v, want %v (%+v)", res.Score, c.score, res)
+			}
+			ref, _ := json.Marshal(CodeReference{Language: "cpp", Tests: tests, Files: files, Subtasks: subtasks})
+			r := s.Reward(ctx, reward.Item{Domain: reward.Code, Response: "```cpp\n" + c.src + "```", Reference: ref})
+			if r.Error != nil || r.Reward != c.score/100 {
+				t.Fatalf("reward %v (%s), want %v", r.Reward, r.Details, c.score/100)
+			}
+		})
+	}
+	t.Run("python reads a data file", func(t *testing.T) {
+		res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: "k = int(open('data/k.txt').read())\nprint(int(input()) * k)\n",
+			Tests: []reward.TestCase{{Input: "3\n", Output: "21\n"}, {Input: "4\n", Output: "28\n"}}, Files: map[string]string{"data/k.txt": "7\n"}})
+		if err != nil || res.Verdict != reward.Accepted {
+			t.Fatalf("%+v %v", res, err)
+		}
+	})
+	t.Run("bad files", func(t *testing.T) {
+		for lang, names := range map[string][]string{"cpp": {"main.cpp", "main", "../x.h", "/etc/x"}, "python": {"main.py", "harness.py"}} {
+			for _, name := range names {
+				if _, err := s.Judge(ctx, JudgeItem{Language: lang, Source: "x", Tests: tests, Files: map[string]string{name: "x"}}); !isCode(err, reward.Invalid) {
+					t.Errorf("%s file %q: %v, want invalid", lang, name, err)
+				}
+			}
+		}
+	})
+}

@@ -162,13 +162,7 @@ func runFiles(lang Language, it RunItem) (map[string]runner.File, error) {
 	if len(it.Files) > maxRunFiles || len(it.FetchFiles) > maxRunFiles {
 		return nil, reward.Errorf(reward.Invalid, "at most %d files and %d fetch_files", maxRunFiles, maxRunFiles)
 	}
-	own := []string{syntaxCheckFile}
-	switch lang {
-	case Python:
-		own = append(own, solutionFile)
-	case Cpp:
-		own = append(own, "main", "main.cpp")
-	}
+	own := ownFiles(lang)
 	files := make(map[string]runner.File, len(it.Files)+1)
 	for name, data := range it.Files {
 		clean, err := workPath(name)
@@ -189,6 +183,19 @@ func runFiles(lang Language, it RunItem) (map[string]runner.File, error) {
 		files[solutionFile] = runner.File{Data: []byte(it.Source)}
 	}
 	return files, nil
+}
+
+// ownFiles are where the sandbox puts a program of lang and its helpers: an
+// item's files may not take their names.
+func ownFiles(lang Language) []string {
+	own := []string{syntaxCheckFile}
+	switch lang {
+	case Python:
+		own = append(own, solutionFile, harnessFile)
+	case Cpp:
+		own = append(own, "main", "main.cpp")
+	}
+	return own
 }
 
 // workPath cleans a path that must name a file inside the working directory.
@@ -248,7 +255,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 			climits.WallMillis = min(climits.WallMillis, int64(it.CompileLimitMS))
 			climits.CPUMillis = min(climits.CPUMillis, int64(it.CompileLimitMS))
 		}
-		prep, err := ss.compileCpp(ctx, it.Source, "main", climits, filesKey(files), true)
+		prep, err := ss.compileCpp(ctx, it.Source, "main", climits, filesKey(files), true, cppSources(files))
 		if err != nil {
 			return RunResult{}, err
 		}

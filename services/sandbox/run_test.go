@@ -121,6 +121,12 @@ func TestRunForRunCode(t *testing.T) {
 		if res, err := s.Run(ctx, mul); err != nil || res.Stdout != "12\n" || res.Compile.Cached {
 			t.Fatalf("another header: %+v %v (a cached binary of the other header?)", res, err)
 		}
+		// A source among the files is compiled with the program.
+		sub := add
+		sub.Files = map[string][]byte{"op.h": []byte("int op(int a,int b);\n"), "op.cpp": []byte("int op(int a,int b){return a-b;}\n")}
+		if res, err := s.Run(ctx, sub); err != nil || res.Stdout != "-1\n" {
+			t.Fatalf("a second source in files: %+v %v", res, err)
+		}
 		bad, err := s.Run(ctx, RunItem{Language: "cpp", Source: "int main(){ return x; }\n"})
 		if err != nil || bad.Status != "ce" || bad.Compile == nil || bad.Compile.Status != "ce" || bad.Compile.ExitCode == 0 {
 			t.Fatalf("a compile error: %+v %v", bad, err)

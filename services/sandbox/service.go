@@ -70,6 +70,8 @@ type CodeReference struct {
 	// Subtasks make the reward IOI's score over its most, 0 to 1, where
 	// without them it is 1 for a program that passes every test and else 0.
 	Subtasks []Subtask `json:"subtasks,omitempty"`
+	// Files go beside the program, as a judge item's do (an IOI grader).
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // RewardDetails are the details of a code reward.
@@ -129,7 +131,7 @@ func (s *Sandbox) Reward(ctx context.Context, item reward.Item) reward.Result {
 	ji := JudgeItem{
 		Language: string(lang), Source: code, Tests: ref.Tests, Mode: ref.Mode, FnName: ref.FnName,
 		TimeLimitMS: ref.TimeLimitMS, MemoryLimitMB: ref.MemoryLimitMB, Compare: ref.Compare,
-		Checker: ref.Checker, StopOnFail: &stop, Subtasks: ref.Subtasks,
+		Checker: ref.Checker, StopOnFail: &stop, Subtasks: ref.Subtasks, Files: ref.Files,
 	}
 	sp, err := s.validateJudge(ji)
 	if err != nil {
