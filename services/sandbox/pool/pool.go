@@ -239,11 +239,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
 	for {
 		select {
 		case c := <-p.idle:
-			p.kick()
-			if c.Alive() {
+			if p.usable(c) {
 				return c, nil
 			}
-			p.remove(c)
 			continue
 		default:
 		}
@@ -278,11 +276,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
 		p.mu.Unlock()
 		select {
 		case c := <-p.idle:
-			p.kick()
-			if c.Alive() {
+			if p.usable(c) {
 				return c, nil
 			}
-			p.remove(c)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wait for a %s container: %w", p.cfg.Name, ctx.Err())
 		case <-p.done:
@@ -299,11 +295,9 @@ func (p *Pool) awaitReset(ctx context.Context) *Container {
 	for {
 		select {
 		case c := <-p.idle:
-			p.kick()
-			if c.Alive() {
+			if p.usable(c) {
 				return c
 			}
-			p.remove(c)
 		case <-t.C:
 			return nil
 		case <-ctx.Done():
@@ -314,17 +308,26 @@ func (p *Pool) awaitReset(ctx context.Context) *Container {
 	}
 }
 
+// usable checks a container just taken from idle (the filler is told to make
+// up for it): a dead one is removed, and false.
+func (p *Pool) usable(c *Container) bool {
+	p.kick()
+	if c.Alive() {
+		return true
+	}
+	p.remove(c)
+	return false
+}
+
 // TryAcquire returns an idle container, or nil when none is idle now: it
 // neither waits nor starts one.
 func (p *Pool) TryAcquire() *Container {
 	for {
 		select {
 		case c := <-p.idle:
-			p.kick()
-			if c.Alive() {
+			if p.usable(c) {
 				return c
 			}
-			p.remove(c)
 		default:
 			return nil
 		}
