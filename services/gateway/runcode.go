@@ -31,6 +31,7 @@ import (
 var sandboxFusionLanguages = map[string]string{
 	"python": "python",
 	"cpp":    "cpp",
+	"bash":   "bash",
 }
 
 // compiledLanguages are the sandbox languages with a compile step, whose
@@ -171,7 +172,7 @@ func (req *runCodeRequest) check() (runCodeLimits, error) {
 		p["code"] = "required: the program's source"
 	}
 	if req.Language == nil || *req.Language == "" {
-		p["language"] = "required: the language to run the code in (python, cpp)"
+		p["language"] = "required: the language to run the code in (python, cpp, bash)"
 	}
 	var l runCodeLimits
 	var msg string

@@ -255,7 +255,7 @@ func bareRun(ctx context.Context, lang Language, src string, tests []reward.Test
 		bin := filepath.Join(dir, "main")
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if out, err := exec.CommandContext(cctx, "g++", append(append([]string{}, cppFlags...), "-o", bin, path)...).CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(cctx, Cpp.compiler()[0], append(append([]string{}, Cpp.compiler()[1:]...), "-o", bin, path)...).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("g++: %v: %s", err, out)
 		}
 		argv = []string{bin}

@@ -30,11 +30,10 @@ func (s *Sandbox) openChecker(ctx context.Context, ch *Checker, lang Language) (
 		return nil, err
 	}
 	var prep prepared
-	switch lang {
-	case Cpp:
-		prep, err = ss.compileCpp(ctx, ch.Source, "checker", compileLimits, "", false, nil)
-	default:
-		prep, err = ss.prepare(ctx, Python, ch.Source, false, "", true, nil)
+	if lang.compiled() {
+		prep, err = ss.compileCpp(ctx, lang, ch.Source, "checker", compileLimits, "", false, nil)
+	} else {
+		prep, err = ss.prepare(ctx, lang, ch.Source, false, "", true, nil)
 	}
 	if err != nil {
 		ss.close()

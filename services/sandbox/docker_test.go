@@ -35,6 +35,9 @@ func TestDockerJudgeSmoke(t *testing.T) {
 	judgeVerdicts(t, s, []verdictCase{
 		{"python AC", "python", "a,b=map(int,input().split())\nprint(a+b)\n", reward.Accepted},
 		{"python WA", "python", "print(0)\n", reward.WrongAnswer},
+		{"c AC, in the C++ image", "c", "#include <stdio.h>\nint main(void){long a,b;scanf(\"%ld %ld\",&a,&b);printf(\"%ld\\n\",a+b);return 0;}\n", reward.Accepted},
+		{"cpp20 AC, in the C++ image", "cpp20", "#include <iostream>\n#include <span>\nint main(){long v[2];std::cin>>v[0]>>v[1];std::span<long> s(v);long t=0;for(long x:s)t+=x;std::cout<<t<<\"\\n\";}\n", reward.Accepted},
+		{"bash AC, in the Python image", "bash", "read a b\necho $((a + b))\n", reward.Accepted},
 		{"cpp AC", "cpp", "#include <bits/stdc++.h>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n", reward.Accepted},
 		// Three children burn 0.5 s of CPU each and hand their answers over a
 		// pipe; the parent never waits for them. Their CPU is the test's.

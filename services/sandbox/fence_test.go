@@ -22,6 +22,12 @@ func TestExtractCode(t *testing.T) {
 		{"fence inside a line", "code: ```python\nx = 1\n``` end", "", "x = 1", Python, true},
 		{"py3 alias", "```py3\nprint(4)\n```", Python, "print(4)", Python, true},
 		{"c++ alias", "```c++\nint main(){}\n```", Cpp, "int main(){}", Cpp, true},
+		{"a c block asked for", "```c\nint main(void){}\n```", C, "int main(void){}", C, true},
+		// A trailing shell block (how to run it) is not the answer unless bash
+		// is asked for; it does not choose the language either.
+		{"trailing shell block", "```python\nprint(1)\n```\nRun it:\n```bash\npython3 main.py\n```", "", "print(1)", Python, true},
+		{"shell block asked for", "```python\nprint(1)\n```\n```bash\necho 1\n```", Bash, "echo 1", Bash, true},
+		{"only a shell block", "```sh\necho 1\n```", "", "echo 1", "", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

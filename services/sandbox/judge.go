@@ -98,10 +98,6 @@ func (tr TestResult) score() float64 {
 // Compile limits: generous, since a compile error must come from the source.
 var compileLimits = runner.Limits{CPUMillis: 30000, WallMillis: 60000, MemoryBytes: 1536 << 20, OutputBytes: 1 << 20, FileBytes: 256 << 20, Processes: 64}
 
-// cppFlags are the flags every C++ submission compiles with; the image's
-// precompiled bits/stdc++.h was built with exactly these.
-var cppFlags = []string{"-O2", "-std=c++17", "-pipe"}
-
 // judgeSpec is a validated JudgeItem.
 type judgeSpec struct {
 	lang       Language
@@ -151,7 +147,7 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 	var sp judgeSpec
 	lang, ok := ParseLanguage(it.Language)
 	if !ok {
-		return sp, reward.Errorf(reward.Invalid, "language %q: want python or cpp", it.Language)
+		return sp, reward.Errorf(reward.Invalid, "language %q: want one of %s", it.Language, languageNames())
 	}
 	if len(it.Tests) == 0 {
 		return sp, reward.Errorf(reward.Invalid, "tests: at least one test is needed")
@@ -189,7 +185,7 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 	if it.Checker != nil {
 		cl, ok := ParseLanguage(it.Checker.Language)
 		if !ok {
-			return sp, reward.Errorf(reward.Invalid, "checker.language %q: want python or cpp", it.Checker.Language)
+			return sp, reward.Errorf(reward.Invalid, "checker.language %q: want one of %s", it.Checker.Language, languageNames())
 		}
 		if sp.functional {
 			return sp, reward.Errorf(reward.Invalid, "checker: only stdin tests take a checker")
@@ -233,13 +229,16 @@ func judgeFiles(lang Language, files map[string]string) (map[string]runner.File,
 	return out, nil
 }
 
-// cppSources are the C++ sources among files, in a fixed order, to compile
-// with the program.
-func cppSources(files map[string]runner.File) []string {
+// sourcesFor are the sources of lang among files (a C or C++ grader), in a
+// fixed order, to compile with the program.
+func sourcesFor(lang Language, files map[string]runner.File) []string {
+	exts := []string{".cpp", ".cc", ".cxx"}
+	if lang == C {
+		exts = []string{".c"}
+	}
 	var srcs []string
 	for name := range files {
-		switch path.Ext(name) {
-		case ".cpp", ".cc", ".cxx":
+		if slices.Contains(exts, path.Ext(name)) {
 			srcs = append(srcs, name)
 		}
 	}
@@ -392,12 +391,22 @@ type prepared struct {
 // files (the item's own: headers, a grader, data) are written beside the
 // program first; a C++ program is compiled together with the sources among them.
 func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string, checkFirst bool, files map[string]runner.File) (prepared, error) {
-	if lang != Python && len(files) > 0 {
+	if lang.compiled() && len(files) > 0 {
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
 			return prepared{}, fmt.Errorf("write the item's files: %w", err)
 		}
 	}
+	if lang.compiled() {
+		return ss.compileCpp(ctx, lang, source, "main", compileLimits, filesKey(files), false, sourcesFor(lang, files))
+	}
 	switch lang {
+	case Bash:
+		all := map[string]runner.File{lang.sourceFile(): {Data: []byte(source)}}
+		maps.Copy(all, files)
+		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: all}); err != nil {
+			return prepared{}, fmt.Errorf("write the submission: %w", err)
+		}
+		return prepared{argv: []string{"bash", lang.sourceFile()}}, nil
 	case Python:
 		all := pythonFiles(source, functional, fnName)
 		maps.Copy(all, files)
@@ -418,8 +427,6 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 			}
 		}
 		return prepared{argv: argv}, nil
-	case Cpp:
-		return ss.compileCpp(ctx, source, "main", compileLimits, filesKey(files), false, cppSources(files))
 	}
 	return prepared{}, fmt.Errorf("no way to prepare %s", lang)
 }
@@ -443,13 +450,13 @@ func pythonFiles(source string, functional bool, fnName string) map[string]runne
 //
 // extra are more sources to compile with it (an IOI grader), already written;
 // context must then cover them (filesKey), as it does the headers beside it.
-func (ss *session) compileCpp(ctx context.Context, source, name string, lim runner.Limits, context string, carry bool, extra []string) (prepared, error) {
-	sum := sha256.Sum256([]byte(strings.Join(cppFlags, " ") + "\x00" + context + "\x00" + source))
+func (ss *session) compileCpp(ctx context.Context, lang Language, source, name string, lim runner.Limits, context string, carry bool, extra []string) (prepared, error) {
+	sum := sha256.Sum256([]byte(strings.Join(lang.compiler(), " ") + "\x00" + context + "\x00" + source))
 	key := hex.EncodeToString(sum[:])
 	for {
 		entry, leader := ss.s.cache.begin(key)
 		if leader {
-			entry.result, entry.binary, entry.err = ss.compileIn(ctx, source, name, lim, extra)
+			entry.result, entry.binary, entry.err = ss.compileIn(ctx, lang, source, name, lim, extra)
 			ss.s.cache.finish(key, entry)
 			return entry.result, entry.err
 		}
@@ -478,9 +485,9 @@ func (ss *session) compileCpp(ctx context.Context, source, name string, lim runn
 	}
 }
 
-func (ss *session) compileIn(ctx context.Context, source, name string, lim runner.Limits, extra []string) (prepared, []byte, error) {
-	src := name + ".cpp"
-	argv := append(append(append([]string{"g++"}, cppFlags...), "-o", name, src), extra...)
+func (ss *session) compileIn(ctx context.Context, lang Language, source, name string, lim runner.Limits, extra []string) (prepared, []byte, error) {
+	src := name + path.Ext(lang.sourceFile())
+	argv := append(append(append(append([]string{}, lang.compiler()...), "-o", name, src), extra...), lang.libraries()...)
 	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: map[string]runner.File{src: {Data: []byte(source)}}, Argv: argv, Limits: lim})
 	if err != nil {
 		return prepared{}, nil, fmt.Errorf("compile: %w", err)
@@ -641,23 +648,27 @@ func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p Boxes) *session 
 	}
 	lane := &session{s: s, pool: p, c: c}
 	var err error
-	switch sp.lang {
-	case Python:
+	switch {
+	case sp.lang == Python:
 		all := pythonFiles(sp.source, sp.functional, sp.fnName)
 		maps.Copy(all, sp.files)
 		_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: all})
-	case Cpp:
+	case sp.lang.compiled():
 		// The binary the submission's container compiled comes from the cache.
 		var prep prepared
 		if len(sp.files) > 0 {
 			_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: sp.files})
 		}
 		if err == nil {
-			prep, err = lane.compileCpp(ctx, sp.source, "main", compileLimits, filesKey(sp.files), false, cppSources(sp.files))
+			prep, err = lane.compileCpp(ctx, sp.lang, sp.source, "main", compileLimits, filesKey(sp.files), false, sourcesFor(sp.lang, sp.files))
 		}
 		if err == nil && prep.compileFailed {
 			err = errors.New("the compile failed in a second container")
 		}
+	default:
+		all := map[string]runner.File{sp.lang.sourceFile(): {Data: []byte(sp.source)}}
+		maps.Copy(all, sp.files)
+		_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: all})
 	}
 	if err != nil {
 		lane.close()
@@ -768,7 +779,7 @@ func outOfMemory(lang Language, resp runner.Response) bool {
 	case Python:
 		last := lastLine(stderr)
 		return strings.HasPrefix(last, "MemoryError")
-	case Cpp:
+	case Cpp, Cpp20:
 		return resp.Signal == int(syscall.SIGABRT) && strings.Contains(stderr, "std::bad_alloc")
 	}
 	return false

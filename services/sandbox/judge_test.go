@@ -76,6 +76,17 @@ func TestJudgeVerdicts(t *testing.T) {
 		{"python TLE", "python", "while True: pass\n", reward.TimeLimitExceeded},
 		{"cpp AC", "cpp", "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n", reward.Accepted},
 		{"cpp CE", "cpp", "int main(){ return x; }\n", reward.CompileError},
+		{"c AC", "c", "#include <stdio.h>\nint main(void){long a,b;if(scanf(\"%ld %ld\",&a,&b)!=2)return 1;printf(\"%ld\\n\",a+b);return 0;}\n", reward.Accepted},
+		{"c links libm", "c", "#include <stdio.h>\n#include <math.h>\nint main(void){double a,b;scanf(\"%lf %lf\",&a,&b);printf(\"%.0f\\n\",sqrt((a+b)*(a+b)));return 0;}\n", reward.Accepted},
+		{"c CE", "c", "int main(void){ return x; }\n", reward.CompileError},
+		{"c is not C++", "c", "#include <iostream>\nint main(){return 0;}\n", reward.CompileError},
+		{"c RE", "c", "int main(void){ volatile int *p = 0; return *p; }\n", reward.RuntimeError},
+		{"cpp20 AC", "cpp20", "#include <iostream>\n#include <span>\nint main(){long v[2];std::cin>>v[0]>>v[1];std::span<long> s(v);long t=0;for(long x:s)t+=x;std::cout<<t<<\"\\n\";}\n", reward.Accepted},
+		{"the same under C++17", "cpp", "#include <iostream>\n#include <span>\nint main(){long v[2];std::cin>>v[0]>>v[1];std::span<long> s(v);long t=0;for(long x:s)t+=x;std::cout<<t<<\"\\n\";}\n", reward.CompileError},
+		{"bash AC", "bash", "read a b\necho $((a + b))\n", reward.Accepted},
+		{"bash WA", "bash", "echo 0\n", reward.WrongAnswer},
+		{"bash RE", "bash", "exit 3\n", reward.RuntimeError},
+		{"bash TLE", "bash", "while :; do :; done\n", reward.TimeLimitExceeded},
 	})
 }
 

@@ -90,7 +90,7 @@ const syntaxCheckFile = ".rewardmesh-syntax-check.py"
 func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
 	lang, ok := ParseLanguage(it.Language)
 	if !ok {
-		return RunResult{}, reward.Errorf(reward.Invalid, "language %q: want python or cpp", it.Language)
+		return RunResult{}, reward.Errorf(reward.Invalid, "language %q: want one of %s", it.Language, languageNames())
 	}
 	lim, err := s.runLimits(it)
 	if err != nil {
@@ -179,8 +179,8 @@ func runFiles(lang Language, it RunItem) (map[string]runner.File, error) {
 			return nil, reward.Errorf(reward.Invalid, "fetch_files: %v", err)
 		}
 	}
-	if lang == Python {
-		files[solutionFile] = runner.File{Data: []byte(it.Source)}
+	if !lang.compiled() {
+		files[lang.sourceFile()] = runner.File{Data: []byte(it.Source)}
 	}
 	return files, nil
 }
@@ -188,12 +188,12 @@ func runFiles(lang Language, it RunItem) (map[string]runner.File, error) {
 // ownFiles are where the sandbox puts a program of lang and its helpers: an
 // item's files may not take their names.
 func ownFiles(lang Language) []string {
-	own := []string{syntaxCheckFile}
-	switch lang {
-	case Python:
-		own = append(own, solutionFile, harnessFile)
-	case Cpp:
-		own = append(own, "main", "main.cpp")
+	own := []string{syntaxCheckFile, lang.sourceFile()}
+	switch {
+	case lang == Python:
+		own = append(own, harnessFile)
+	case lang.compiled():
+		own = append(own, "main")
 	}
 	return own
 }
@@ -235,11 +235,11 @@ func filesKey(files map[string]runner.File) string {
 func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map[string]runner.File, lim runner.Limits) (RunResult, error) {
 	m := ss.s.metrics
 	t := time.Now()
-	// A Python program's files go in with its run, and so does a cached C++
-	// binary: one round trip to the agent. A C++ program's own files are
+	// An interpreted program's files go in with its run, and so does a cached
+	// binary: one round trip to the agent. A compiled program's own files are
 	// written first, for its compile.
 	runFiles := files
-	if lang != Python && len(files) > 0 {
+	if lang.compiled() && len(files) > 0 {
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
 			return RunResult{}, fmt.Errorf("write the program's files: %w", err)
 		}
@@ -247,15 +247,18 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 		runFiles = nil
 	}
 	argv := []string{"python3", solutionFile}
+	if lang == Bash {
+		argv = []string{"bash", lang.sourceFile()}
+	}
 	var compile *CompileResult
-	if lang == Cpp {
+	if lang.compiled() {
 		// files holds only the user's files here: the source goes in with the compile.
 		climits := compileLimits
 		if it.CompileLimitMS > 0 {
 			climits.WallMillis = min(climits.WallMillis, int64(it.CompileLimitMS))
 			climits.CPUMillis = min(climits.CPUMillis, int64(it.CompileLimitMS))
 		}
-		prep, err := ss.compileCpp(ctx, it.Source, "main", climits, filesKey(files), true, cppSources(files))
+		prep, err := ss.compileCpp(ctx, lang, it.Source, "main", climits, filesKey(files), true, sourcesFor(lang, files))
 		if err != nil {
 			return RunResult{}, err
 		}

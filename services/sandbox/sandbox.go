@@ -213,7 +213,9 @@ func (s *Sandbox) boxesFor(ctx context.Context, lang Language) (Boxes, error) {
 	if closed {
 		return nil, reward.Errorf(reward.Unavailable, "the sandbox is shutting down")
 	}
-	return s.boxes.boxes(ctx, lang)
+	// Languages share an image's containers: C and C++20 run in the C++ image,
+	// bash in the Python image.
+	return s.boxes.boxes(ctx, lang.image())
 }
 
 type logWriter struct{ log *slog.Logger }

@@ -115,7 +115,7 @@ func (s *Sandbox) Reward(ctx context.Context, item reward.Item) reward.Result {
 	if ref.Language != "" {
 		l, ok := ParseLanguage(ref.Language)
 		if !ok {
-			return reward.Failed(item, reward.Errorf(reward.Invalid, "reference.language %q: want python or cpp", ref.Language))
+			return reward.Failed(item, reward.Errorf(reward.Invalid, "reference.language %q: want one of %s", ref.Language, languageNames()))
 		}
 		want = l
 	}
