@@ -123,6 +123,34 @@ except OSError:
 		if res.Status != "ok" || res.Stdout != want {
 			t.Fatalf("network reachable: status %s stdout %q stderr %q", res.Status, res.Stdout, res.Stderr)
 		}
+		// bash reaches the network through /dev/tcp; C through the same sockets.
+		sh := run(t, "bash", `ls /sys/class/net
+for a in 1.1.1.1/80 8.8.8.8/53 172.17.0.1/2375; do
+  if (exec 3<>/dev/tcp/$a) 2>/dev/null; then echo connected; else echo refused; fi
+done
+`, 10000, 0)
+		if sh.Status != "ok" || sh.Stdout != "lo\nrefused\nrefused\nrefused\n" {
+			t.Fatalf("network reachable from bash: status %s stdout %q stderr %q", sh.Status, sh.Stdout, sh.Stderr)
+		}
+		c := run(t, "c", `#include <stdio.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+  const char *ips[] = {"1.1.1.1", "8.8.8.8", "172.17.0.1"};
+  for (int i = 0; i < 3; i++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET; a.sin_port = htons(80); inet_pton(AF_INET, ips[i], &a.sin_addr);
+    puts(connect(fd, (struct sockaddr *)&a, sizeof a) == 0 ? "connected" : "refused");
+    close(fd);
+  }
+  return 0;
+}
+`, 10000, 0)
+		if c.Status != "ok" || c.Stdout != "refused\nrefused\nrefused\n" {
+			t.Fatalf("network reachable from C: status %s stdout %q stderr %q", c.Status, c.Stdout, c.Stderr)
+		}
 		stillJudges(t, ctx, s)
 	})
 
@@ -130,6 +158,8 @@ except OSError:
 		for _, tc := range []struct{ lang, src string }{
 			{"python", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"},
 			{"cpp", "#include <unistd.h>\nint main(){ while(1) fork(); }\n"},
+			{"c", "#include <unistd.h>\nint main(void){ while(1) fork(); }\n"},
+			{"bash", ":(){ :|:; };:\n"}, // in the foreground: it holds the test until it is stopped
 		} {
 			res := judge(t, tc.lang, tc.src, 1000, 0)
 			if res.Verdict != reward.TimeLimitExceeded && res.Verdict != reward.RuntimeError {
@@ -145,6 +175,8 @@ except OSError:
 			{"python", "a = []\nwhile True:\n    a.append(bytearray(16 << 20))\n"},
 			{"cpp", "#include <bits/stdc++.h>\nint main(){ std::vector<char> v(2LL << 30, 1); std::cout << v[12345]; }\n"},
 			{"cpp", "#include <bits/stdc++.h>\nstatic char big[1LL << 30];\nint main(){ for (long i = 0; i < (1LL << 30); i += 4096) big[i] = 1; std::cout << big[4096]; }\n"},
+			{"c", "#include <stdio.h>\nstatic char big[1L << 30];\nint main(void){ for (long i = 0; i < (1L << 30); i += 4096) big[i] = 1; printf(\"%d\", big[4096]); return 0; }\n"},
+			{"cpp20", "#include <vector>\n#include <iostream>\nint main(){ std::vector<char> v(2LL << 30, 1); std::cout << v[12345]; }\n"},
 		} {
 			res := judge(t, tc.lang, tc.src, 5000, 256)
 			if res.Verdict != reward.MemoryLimitExceeded {
