@@ -10,6 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
+
+	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 
 // PayloadBucket is the object store bucket that carries bodies too large for one
@@ -98,7 +100,7 @@ func (p *payloads) respond(ctx context.Context, req micro.Request, body []byte) 
 	}
 	name, err := p.put(ctx, body)
 	if err != nil {
-		return req.Error("internal", "store large response: "+err.Error(), nil)
+		return respondError(req, reward.Errorf(reward.Internal, "store large response: %v", err))
 	}
 	return req.Respond(nil, micro.WithHeaders(micro.Headers{headerObject: []string{name}}))
 }

@@ -192,9 +192,16 @@ func safeCall(ctx context.Context, h Handler, payload []byte) (out []byte, err e
 	return h(ctx, payload)
 }
 
+// respondError answers req with err's code and message, in micro's error
+// headers. It sends them with Respond, not req.Error: a request is answered on
+// its own goroutine after the micro handler has returned, and micro reads what
+// Error records (for its stats) without a lock as soon as the handler returns.
 func respondError(req micro.Request, err error) error {
 	e := reward.AsError(err)
-	return req.Error(string(e.Code), e.Message, nil)
+	return req.Respond(nil, micro.WithHeaders(micro.Headers{
+		micro.ErrorHeader:     {e.Message},
+		micro.ErrorCodeHeader: {string(e.Code)},
+	}))
 }
 
 // Stop stops taking requests and waits up to timeout for the ones in flight.
