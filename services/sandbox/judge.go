@@ -325,15 +325,27 @@ func (s *Sandbox) open(ctx context.Context, lang Language) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := p.Acquire(ctx)
-	if err != nil {
+	// A container that dies while it starts (killed, or the daemon restarting
+	// it) fails only that start: another is tried, up to acquireTries in all,
+	// before the item is answered unavailable.
+	var c Box
+	for try := 1; ; try++ {
+		if c, err = p.Acquire(ctx); err == nil {
+			break
+		}
 		if errors.Is(err, ErrBoxesClosed) {
 			return nil, reward.Errorf(reward.Unavailable, "the sandbox is shutting down")
 		}
-		return nil, reward.Errorf(reward.Unavailable, "get a %s sandbox: %v", lang, err)
+		if try == acquireTries || ctx.Err() != nil {
+			return nil, reward.Errorf(reward.Unavailable, "get a %s sandbox: %v", lang, err)
+		}
+		s.log.Warn("a sandbox failed to start; trying another", "language", lang, "err", err)
 	}
 	return &session{s: s, pool: p, c: c}, nil
 }
+
+// acquireTries is how many containers a submission may try to start.
+const acquireTries = 3
 
 func (ss *session) close() {
 	if ss.bad {
