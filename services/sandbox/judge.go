@@ -217,12 +217,9 @@ func judgeFiles(lang Language, files map[string]string) (map[string]runner.File,
 	}
 	out := make(map[string]runner.File, len(files))
 	for name, text := range files {
-		clean, err := workPath(name)
+		clean, err := itemPath(lang, name)
 		if err != nil {
-			return nil, reward.Errorf(reward.Invalid, "files: %v", err)
-		}
-		if slices.Contains(ownFiles(lang), clean) {
-			return nil, reward.Errorf(reward.Invalid, "files: %q is where the sandbox puts the program; use another name", name)
+			return nil, err
 		}
 		out[clean] = runner.File{Data: []byte(text)}
 	}

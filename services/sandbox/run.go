@@ -162,15 +162,11 @@ func runFiles(lang Language, it RunItem) (map[string]runner.File, error) {
 	if len(it.Files) > maxRunFiles || len(it.FetchFiles) > maxRunFiles {
 		return nil, reward.Errorf(reward.Invalid, "at most %d files and %d fetch_files", maxRunFiles, maxRunFiles)
 	}
-	own := ownFiles(lang)
 	files := make(map[string]runner.File, len(it.Files)+1)
 	for name, data := range it.Files {
-		clean, err := workPath(name)
+		clean, err := itemPath(lang, name)
 		if err != nil {
-			return nil, reward.Errorf(reward.Invalid, "files: %v", err)
-		}
-		if slices.Contains(own, clean) {
-			return nil, reward.Errorf(reward.Invalid, "files: %q is where the sandbox puts the program; use another name", name)
+			return nil, err
 		}
 		files[clean] = runner.File{Data: data}
 	}
@@ -183,6 +179,19 @@ func runFiles(lang Language, it RunItem) (map[string]runner.File, error) {
 		files[lang.sourceFile()] = runner.File{Data: []byte(it.Source)}
 	}
 	return files, nil
+}
+
+// itemPath checks the name of a file an item brings: a relative path inside
+// the working directory, none where the sandbox puts the program.
+func itemPath(lang Language, name string) (string, error) {
+	clean, err := workPath(name)
+	if err != nil {
+		return "", reward.Errorf(reward.Invalid, "files: %v", err)
+	}
+	if slices.Contains(ownFiles(lang), clean) {
+		return "", reward.Errorf(reward.Invalid, "files: %q is where the sandbox puts the program; use another name", name)
+	}
+	return clean, nil
 }
 
 // ownFiles are where the sandbox puts a program of lang and its helpers: an
