@@ -61,6 +61,9 @@ type Agent struct {
 	init  bool
 	cg    *cgroup
 	cgErr error
+
+	// py is the Python fork server runs marked Fork are copies of.
+	py forkServers
 }
 
 // Serve answers requests from r on w until r ends, then kills everything it started.
@@ -90,7 +93,8 @@ func (a *Agent) Serve(r io.Reader, w io.Writer) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var wg sync.WaitGroup
 	defer func() {
-		killOthers()
+		a.closeForkServer()
+		a.killOthers()
 		wg.Wait()
 	}()
 	for {
@@ -127,6 +131,12 @@ func (a *Agent) handle(req Request) Response {
 	var err error
 	switch req.Op {
 	case OpPing:
+		if forkable(Request{Fork: req.Fork, Argv: append(req.Argv, "program")}) {
+			// Asked to have the fork server ready before the first run needs it.
+			if prog, err := lookPath(req.Argv[0], a.Path); err == nil {
+				a.forkServer(prog)
+			}
+		}
 		// The service checks the cgroup before the container judges anything.
 		if a.cg != nil {
 			lim := a.cg.limits
@@ -217,14 +227,15 @@ func (a *Agent) read(name string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// reset leaves the container as it started: no process but the agent, nothing in
-// any writable place, no System V IPC object or POSIX message queue.
+// reset leaves the container as it started: no process but the agent (and the
+// fork server, which has run no program's code), nothing in any writable place,
+// no System V IPC object or POSIX message queue.
 func (a *Agent) reset() error {
 	if os.Getpid() != 1 {
 		// Outside a container, "every other process" is the host's.
 		return errors.New("reset: the agent is not the container's init")
 	}
-	killOthers()
+	a.killOthers()
 	var errs []error
 	for _, dir := range a.Wipe {
 		if err := emptyDir(dir); err != nil {
@@ -232,40 +243,60 @@ func (a *Agent) reset() error {
 		}
 	}
 	removeSysVIPC()
-	if others := otherProcesses(); len(others) > 0 {
+	if others := otherProcesses(a.sparePid()); len(others) > 0 {
 		errs = append(errs, fmt.Errorf("processes survived the reset: %v", others))
 	}
 	return errors.Join(errs...)
 }
 
-// killOthers kills every process the agent can signal and reaps them. As init, the
-// agent inherits every orphan, so each one ends up reaped here.
-func killOthers() {
+// killOthers kills every process the agent can signal but the fork server, and
+// reaps them. As init, the agent inherits every orphan, so each one ends up reaped
+// here. Processes that keep forking faster than they are listed and killed one
+// by one are killed with kill(-1), the fork server with them (a new one starts
+// for a later run).
+func (a *Agent) killOthers() {
 	if os.Getpid() != 1 {
 		return
 	}
-	for range 50 {
-		_ = syscall.Kill(-1, syscall.SIGKILL)
-		reapAll()
-		if len(otherProcesses()) == 0 {
+	for round := range 50 {
+		spare := a.sparePid()
+		if round >= 10 {
+			spare = 0
+		}
+		killAllBut(spare)
+		a.reapAll()
+		if len(otherProcesses(a.sparePid())) == 0 {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 }
 
-func reapAll() {
+// killAllBut kills every process the agent can signal but spare (0: none, with
+// one kill(-1)).
+func killAllBut(spare int) {
+	if spare == 0 {
+		_ = syscall.Kill(-1, syscall.SIGKILL)
+		return
+	}
+	for _, pid := range otherProcesses(spare) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+func (a *Agent) reapAll() {
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
 		if pid <= 0 || err != nil {
 			return
 		}
+		a.reaped(pid)
 	}
 }
 
-// otherProcesses lists the pids in /proc other than the agent's own.
-func otherProcesses() []int {
+// otherProcesses lists the pids in /proc other than the agent's own and spare.
+func otherProcesses(spare int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -274,7 +305,7 @@ func otherProcesses() []int {
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+		if err != nil || pid == self || pid == spare {
 			continue
 		}
 		pids = append(pids, pid)
@@ -354,31 +385,47 @@ func removeSysVIPC() {
 func (a *Agent) run(req Request) Response {
 	a.runMu.Lock()
 	defer a.runMu.Unlock()
-	resp := Response{ID: req.ID}
 	lim := withDefaults(req.Limits)
-	fail := func(err error) Response {
-		resp.Status, resp.Error = StatusFailed, err.Error()
-		return resp
-	}
 	if len(req.Argv) == 0 {
-		return fail(errors.New("run: empty argv"))
+		return Response{ID: req.ID, Status: StatusFailed, Error: "run: empty argv"}
 	}
 	if len(req.Files) > 0 {
 		if err := a.write(req.Files); err != nil {
-			return fail(fmt.Errorf("run: %w", err))
+			return Response{ID: req.ID, Status: StatusFailed, Error: fmt.Sprintf("run: %v", err)}
 		}
 	}
+	resp, err := a.runOnce(req, lim, forkable(req))
+	if errors.Is(err, errForkServer) {
+		// The copy failed before the program ran (a program broke the server,
+		// say): the run is started afresh, as if no server were there.
+		resp, _ = a.runOnce(req, lim, false)
+	}
+	return resp
+}
+
+// runOnce runs req once, as a copy of the fork server when fork is set and a
+// server is ready. errForkServer says the copy failed before the program ran.
+func (a *Agent) runOnce(req Request, lim Limits, fork bool) (Response, error) {
+	resp := Response{ID: req.ID}
+	fail := func(err error) (Response, error) {
+		resp.Status, resp.Error = StatusFailed, err.Error()
+		return resp, nil
+	}
 	oomBefore := a.oomKills()
-	p, err := a.start(req, lim)
+	p, err := a.start(req, lim, fork)
 	if errors.Is(err, errTooBig) {
 		resp.Status, resp.ExitCode, resp.Stderr = StatusMLE, -1, []byte(err.Error())
-		return resp
+		return resp, nil
 	}
 	if err != nil {
 		return fail(err)
 	}
 	defer p.close()
-	k := newRunKiller(p.pid, p.early == nil, a.init)
+	var others func()
+	if a.init {
+		others = func() { killAllBut(a.sparePid()) }
+	}
+	k := newRunKiller(p.pid, p.early == nil, others)
 	defer k.end()
 
 	go func() {
@@ -403,6 +450,9 @@ func (a *Agent) run(req Request) Response {
 	if err != nil {
 		return fail(fmt.Errorf("wait for %s: %w", req.Argv[0], err))
 	}
+	if p.forked && ws.Exited() && ws.ExitStatus() == 125 && bytes.HasPrefix(out.stderr.Bytes(), []byte(forkServerFailure)) {
+		return resp, errForkServer
+	}
 
 	resp.Stdout, resp.Stderr = out.stdout.Bytes(), out.stderr.Bytes()
 	resp.CPUMicros = ru.Utime.Usec + ru.Utime.Sec*1e6 + ru.Stime.Usec + ru.Stime.Sec*1e6
@@ -412,7 +462,10 @@ func (a *Agent) run(req Request) Response {
 		resp.CPUMicros = max(resp.CPUMicros, cpu)
 	}
 	resp.WallMicros = elapsed.Microseconds()
-	resp.MemoryKB = max(ru.Maxrss, watched.peakMemory>>10)
+	// A copy of the fork server starts holding the server's pages, shared with
+	// it: its own memory is what it holds beyond them.
+	maxRSS := max(ru.Maxrss-p.sharedKB, 0)
+	resp.MemoryKB = max(maxRSS, watched.peakMemory>>10)
 	if ws.Exited() {
 		resp.ExitCode = ws.ExitStatus()
 	} else if ws.Signaled() {
@@ -422,10 +475,11 @@ func (a *Agent) run(req Request) Response {
 	ended := ending{overflow: out.overflow.Load(), timedOut: timedOut.Load() || watched.cpuOver, memoryOver: watched.memoryOver,
 		oomKilled: a.oomKills() > oomBefore,
 		// At or under the agent's own peak, ru_maxrss may be the agent's (see
-		// freeMemory), and it says only that the program used no more.
-		ownMemory: ru.Maxrss > selfPeakKB(), maxRSSKB: ru.Maxrss}
+		// freeMemory), and it says only that the program used no more. A copy
+		// of the fork server never held the agent's memory.
+		ownMemory: p.forked || ru.Maxrss > selfPeakKB(), maxRSSKB: maxRSS}
 	resp.Status = classify(ws, lim, resp, ended)
-	return resp
+	return resp, nil
 }
 
 // process is a started run: the program, the pipes to it, and its meter.
@@ -434,13 +488,17 @@ type process struct {
 	early   *exited // the program's end, when it ended before it could be watched
 	started time.Time
 	meter   runMeter
+	// forked: a copy of the fork server, holding sharedKB of the server's pages
+	// when it started.
+	forked   bool
+	sharedKB int64
 	// The agent's ends of the program's stdin, stdout and stderr.
 	stdinW, stdoutR, stderrR *os.File
 }
 
 // start opens the program's pipes, reads the meter and starts the program under
 // its limits. The program's ends of the pipes are closed here, once it has them.
-func (a *Agent) start(req Request, lim Limits) (*process, error) {
+func (a *Agent) start(req Request, lim Limits, fork bool) (*process, error) {
 	prog, err := lookPath(req.Argv[0], a.Path)
 	if err != nil {
 		return nil, err
@@ -465,7 +523,23 @@ func (a *Agent) start(req Request, lim Limits) (*process, error) {
 		closeAll()
 		return nil, err
 	}
-	pid, early, err := startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+	var (
+		pid      int
+		early    *exited
+		forked   bool
+		sharedKB int64
+	)
+	if srv := a.forkFor(fork, prog, lim); srv != nil {
+		sharedKB = residentKB(srv.pid)
+		if pid, err = srv.spawn(req.Argv, a.WorkDir, []*os.File{stdinR, stdoutW, stderrW}, lim); err == nil {
+			forked = true
+		} else {
+			a.dropForkServer(srv)
+		}
+	}
+	if !forked {
+		pid, early, err = startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+	}
 	started := time.Now()
 	stdinR.Close()
 	stdoutW.Close()
@@ -479,7 +553,22 @@ func (a *Agent) start(req Request, lim Limits) (*process, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", req.Argv[0], err)
 	}
-	return &process{pid: pid, early: early, started: started, meter: meter, stdinW: stdinW, stdoutR: stdoutR, stderrR: stderrR}, nil
+	return &process{pid: pid, early: early, started: started, meter: meter, forked: forked, sharedKB: sharedKB,
+		stdinW: stdinW, stdoutR: stdoutR, stderrR: stderrR}, nil
+}
+
+// forkFor is the fork server a run is a copy of, nil when it is started afresh:
+// fork not asked for, no server ready, or a memory limit the server's own
+// address space is over (a fresh start then shows what the limit allows).
+func (a *Agent) forkFor(fork bool, prog string, lim Limits) *pyServer {
+	if !fork {
+		return nil
+	}
+	srv := a.forkServer(prog)
+	if srv == nil || virtualSize(srv.pid) >= lim.MemoryBytes {
+		return nil
+	}
+	return srv
 }
 
 // close closes the agent's ends of the pipes.
@@ -510,17 +599,18 @@ func (p *process) wait() (syscall.WaitStatus, syscall.Rusage, error) {
 // later one with its pid): it may have moved out of its group (setpgid into a
 // child's), and a kill of the group alone would leave it running past its wall
 // limit. A timer that fires as the run ends must not reach the next run's
-// program with its kill(-1): once end is called, kill does nothing.
+// program: once end is called, kill does nothing. others, in a container, kills
+// every process but the agent and the fork server.
 type runKiller struct {
-	pid   int
-	pidfd int
-	init  bool
-	mu    sync.Mutex
-	over  bool
+	pid    int
+	pidfd  int
+	others func()
+	mu     sync.Mutex
+	over   bool
 }
 
-func newRunKiller(pid int, running, init bool) *runKiller {
-	k := &runKiller{pid: pid, pidfd: -1, init: init}
+func newRunKiller(pid int, running bool, others func()) *runKiller {
+	k := &runKiller{pid: pid, pidfd: -1, others: others}
 	if running {
 		if fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0); errno == 0 {
 			k.pidfd = int(fd)
@@ -535,8 +625,8 @@ func (k *runKiller) kill() {
 	if k.over {
 		return
 	}
-	if k.init {
-		_ = syscall.Kill(-1, syscall.SIGKILL)
+	if k.others != nil {
+		k.others()
 	}
 	_ = syscall.Kill(-k.pid, syscall.SIGKILL)
 	if k.pidfd >= 0 {
@@ -562,7 +652,7 @@ func (k *runKiller) end() {
 func (a *Agent) killLeftovers(pid int) {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	if a.init {
-		killOthers()
+		a.killOthers()
 	}
 }
 
@@ -906,27 +996,37 @@ func reapPid(pid int) {
 	_, _ = syscall.Wait4(pid, &ws, syscall.WALL, nil)
 }
 
-func setLimits(pid int, lim Limits) error {
+const rlimInfinity = ^uint64(0)
+
+// rlimit is one resource limit a run is started under.
+type rlimit struct {
+	res        int
+	name       string // as the fork server names it
+	soft, hard uint64
+}
+
+// rlimits are a run's resource limits, from its first instruction.
+func rlimits(lim Limits) []rlimit {
 	cpuSec := uint64((lim.CPUMillis + 999) / 1000)
 	const rlimitNPROC = 6
-	const rlimInfinity = ^uint64(0)
-	for _, l := range [...]struct {
-		res        int
-		soft, hard uint64
-	}{
-		{syscall.RLIMIT_CPU, cpuSec + 1, cpuSec + 2}, // SIGXCPU at the soft limit, SIGKILL a second later
-		{syscall.RLIMIT_FSIZE, uint64(lim.FileBytes), uint64(lim.FileBytes)},
-		{syscall.RLIMIT_CORE, 0, 0},
-		{rlimitNPROC, uint64(lim.Processes), uint64(lim.Processes)},
+	return []rlimit{
+		{syscall.RLIMIT_CPU, "cpu", cpuSec + 1, cpuSec + 2}, // SIGXCPU at the soft limit, SIGKILL a second later
+		{syscall.RLIMIT_FSIZE, "fsize", uint64(lim.FileBytes), uint64(lim.FileBytes)},
+		{syscall.RLIMIT_CORE, "core", 0, 0},
+		{rlimitNPROC, "nproc", uint64(lim.Processes), uint64(lim.Processes)},
 		// The stack is bounded by the address space alone. glibc sizes every
 		// thread's stack by RLIMIT_STACK when it is finite, so a stack limit as
 		// large as the memory limit left no room for a second thread (C++
 		// std::thread, Python threading); unlimited, threads get 2 MiB stacks.
 		// The main stack can still grow to the gap execve left below it (128 MiB
 		// at least).
-		{syscall.RLIMIT_STACK, rlimInfinity, rlimInfinity},
-		{syscall.RLIMIT_AS, uint64(lim.MemoryBytes), uint64(lim.MemoryBytes)},
-	} {
+		{syscall.RLIMIT_STACK, "stack", rlimInfinity, rlimInfinity},
+		{syscall.RLIMIT_AS, "as", uint64(lim.MemoryBytes), uint64(lim.MemoryBytes)},
+	}
+}
+
+func setLimits(pid int, lim Limits) error {
+	for _, l := range rlimits(lim) {
 		rl := syscall.Rlimit{Cur: l.soft, Max: l.hard}
 		if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(l.res), uintptr(unsafe.Pointer(&rl)), 0, 0, 0); errno != 0 {
 			return fmt.Errorf("prlimit %d: %w", l.res, errno)

@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 5
+const ProtocolVersion = 6
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -44,6 +44,11 @@ type Request struct {
 	Argv   []string        `json:"argv,omitempty"`
 	Stdin  []byte          `json:"stdin,omitempty"`
 	Limits Limits          `json:"limits,omitzero"`
+	// Fork, on a run of `python3 FILE`, makes the run a copy of the container's
+	// Python fork server (an interpreter with the common modules loaded that has
+	// run no program) instead of a fresh interpreter; on a ping with Argv
+	// ["python3"], it starts that server ahead of the first run.
+	Fork bool `json:"fork,omitempty"`
 }
 
 // File is a file to write: its contents and whether it is executable.
