@@ -97,6 +97,7 @@ func (d *dockerBackend) newPool(lang Language) *pool.Pool {
 		WorkBytes:   256 << 20,
 		TmpBytes:    64 << 20,
 		UsrVolume:   !cfg.NoUsrVolume,
+		ForkServer:  forkServer(lang),
 		Logger:      d.s.log,
 		OnReset:     func(t time.Duration) { d.s.metrics.since(stageReset, lang, time.Now().Add(-t)) },
 	})
@@ -245,3 +246,12 @@ func (d dockerBoxes) TryAcquire() Box {
 func (d dockerBoxes) Release(b Box) { d.p.Release(b.(*pool.Container)) }
 func (d dockerBoxes) Discard(b Box) { d.p.Discard(b.(*pool.Container)) }
 func (d dockerBoxes) Close()        { d.p.Close() }
+
+// forkServer is the interpreter whose fork server an image's containers start:
+// the Python image's python3.
+func forkServer(lang Language) string {
+	if lang == Python {
+		return "python3"
+	}
+	return ""
+}

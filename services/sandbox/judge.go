@@ -38,6 +38,21 @@ type JudgeItem struct {
 	// path → text): headers, data, or an IOI grader, for a C++ program is
 	// compiled together with every .cpp, .cc and .cxx file among them.
 	Files map[string]string `json:"files,omitempty"`
+	// Isolation is how a Python program starts: "fork" (the default), a copy
+	// of the container's fork server; "process", a fresh interpreter per test.
+	Isolation string `json:"isolation,omitempty"`
+}
+
+// parseIsolation reads an item's isolation: whether it asks for a fresh
+// process per run.
+func parseIsolation(s string) (process bool, err error) {
+	switch s {
+	case "", "fork":
+		return false, nil
+	case "process":
+		return true, nil
+	}
+	return false, reward.Errorf(reward.Invalid, "isolation %q: want fork or process", s)
 }
 
 // Subtask is a group of tests worth points: the indices of its tests in Tests.
@@ -112,7 +127,8 @@ type judgeSpec struct {
 	subtasks   []Subtask
 	files      map[string]runner.File
 	stopOnFail bool
-	parallel   int // tests at once; 0 is the sandbox's TestParallel
+	parallel   int  // tests at once; 0 is the sandbox's TestParallel
+	process    bool // isolation "process"
 }
 
 func (s *Sandbox) limits(timeMS, memMB int) (runner.Limits, error) {
@@ -153,6 +169,10 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 		return sp, reward.Errorf(reward.Invalid, "tests: at least one test is needed")
 	}
 	sp.lang, sp.source, sp.tests = lang, it.Source, it.Tests
+	var err error
+	if sp.process, err = parseIsolation(it.Isolation); err != nil {
+		return sp, err
+	}
 	switch it.Mode {
 	case "", "stdin":
 	case "functional":
@@ -315,6 +335,9 @@ type session struct {
 	pool Boxes
 	c    Box
 	bad  bool // the container must not serve again
+	// process: every Python run starts a fresh interpreter (isolation
+	// "process") instead of being a copy of the container's fork server.
+	process bool
 }
 
 func (s *Sandbox) open(ctx context.Context, lang Language) (*session, error) {
@@ -355,6 +378,7 @@ func (ss *session) close() {
 // do sends a request; any failure of the exchange itself marks the container bad.
 func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response, error) {
 	if req.Op == runner.OpRun {
+		req.Fork = !ss.process && len(req.Argv) > 0 && req.Argv[0] == "python3"
 		// A program runs only on a free CPU: oversubscribed cores would stretch
 		// wall time and turn slow-but-correct programs into false TLEs.
 		select {
@@ -532,6 +556,7 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 		return res, err
 	}
 	defer ss.close()
+	ss.process = sp.process
 	prep, err := ss.prepare(ctx, sp.lang, sp.source, sp.functional, sp.fnName, false, sp.files)
 	if err != nil {
 		return s.systemError(ctx, res, err)
@@ -655,7 +680,7 @@ func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p Boxes) *session 
 	if c == nil {
 		return nil
 	}
-	lane := &session{s: s, pool: p, c: c}
+	lane := &session{s: s, pool: p, c: c, process: sp.process}
 	var err error
 	switch {
 	case sp.lang == Python:

@@ -39,6 +39,9 @@ type RunItem struct {
 	// from it after the run.
 	Files      map[string][]byte `json:"files,omitempty"`
 	FetchFiles []string          `json:"fetch_files,omitempty"`
+	// Isolation is how a Python program starts: "fork" (the default) or
+	// "process" (see JudgeItem).
+	Isolation string `json:"isolation,omitempty"`
 	// Queue waits in line for a slot until the request's deadline when the
 	// sandbox's queue is full, instead of answering busy at once (for a caller
 	// with a budget to wait and no other replica to try).
@@ -100,6 +103,10 @@ func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
 	if err != nil {
 		return RunResult{}, err
 	}
+	process, err := parseIsolation(it.Isolation)
+	if err != nil {
+		return RunResult{}, err
+	}
 	admit := s.admit
 	if it.Queue {
 		admit = s.admitQueued
@@ -116,6 +123,7 @@ func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
 		return RunResult{}, err
 	}
 	defer ss.close()
+	ss.process = process
 	s.metrics.since(stageAcquire, lang, t)
 	res, err := ss.run(ctx, lang, it, files, lim)
 	s.metrics.since(stageTotal, lang, start)

@@ -54,6 +54,9 @@ type Config struct {
 	// UsrVolume serves the image's /usr from a read-only Docker volume (see
 	// usrVolume): much faster process starts on FUSE-backed storage drivers.
 	UsrVolume bool
+	// ForkServer is the interpreter (python3) whose fork server a new
+	// container's agent starts at once, so that the first run finds it ready.
+	ForkServer string
 
 	Logger *slog.Logger
 	// OnReset, when set, is told how long each reset after a submission took.
@@ -501,7 +504,11 @@ func (p *Pool) start(ctx context.Context) (*Container, error) {
 	// Containers started together would retire together, in a burst of Docker
 	// work under load; a random share of MaxUses less spreads them out.
 	c.maxUses = p.cfg.MaxUses - rand.IntN(p.cfg.MaxUses/2+1)
-	resp, err := c.Do(ctx, runner.Request{Op: runner.OpPing})
+	ping := runner.Request{Op: runner.OpPing}
+	if p.cfg.ForkServer != "" {
+		ping.Fork, ping.Argv = true, []string{p.cfg.ForkServer}
+	}
+	resp, err := c.Do(ctx, ping)
 	if err != nil {
 		c.close()
 		p.volumeFailed(vol)
