@@ -45,6 +45,33 @@ func TestDockerJudgeSmoke(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	t.Run("python runs are copies of the fork server unless isolation is process", func(t *testing.T) {
+		// A fresh python3 has not imported fractions; the fork server has.
+		probe := "import sys\nprint('fractions' in sys.modules, sum(map(int, input().split())))\n"
+		forked := false
+		for range 20 { // the first runs may come before the new container's server is ready
+			res, err := s.Run(ctx, RunItem{Language: "python", Source: probe, Stdin: "2 3\n"})
+			if err != nil || res.Status != "ok" {
+				t.Fatalf("%+v %v", res, err)
+			}
+			if forked = res.Stdout == "True 5\n"; forked {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !forked {
+			t.Fatal("no run was a copy of the fork server")
+		}
+		for range 3 {
+			res, err := s.Run(ctx, RunItem{Language: "python", Source: probe, Stdin: "2 3\n", Isolation: "process"})
+			if err != nil || res.Stdout != "False 5\n" {
+				t.Fatalf("isolation process: %+v %v", res, err)
+			}
+		}
+		if _, err := s.Run(ctx, RunItem{Language: "python", Source: probe, Isolation: "thread"}); !isCode(err, reward.Invalid) {
+			t.Fatalf("isolation thread: %v, want invalid", err)
+		}
+	})
 	t.Run("memory of the whole container", func(t *testing.T) {
 		res, err := s.Run(ctx, RunItem{Language: "python", Source: "x = bytearray(400 << 20)\nprint(len(x))\n", MemoryLimitMB: 128})
 		if err != nil || res.Status != "mle" {

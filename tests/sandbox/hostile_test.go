@@ -333,19 +333,23 @@ for p in ["/var/run/docker.sock", "/run/docker.sock", "/work/main/go.mod", "/roo
         checks.append("read " + p)
     except OSError:
         pass
-for p in ["/proc/1/environ", "/proc/1/mem", "/proc/1/fd/0", "/proc/1/root/etc/hostname"]:
-    try:
-        open(p, "rb").read(1)
-        checks.append("read " + p)
-    except OSError:
-        pass
+# The agent (pid 1) and the Python fork server this program is a copy of.
+servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read().startswith(b"python3\0-c\0# The Python fork server")]
+for pid in [1] + servers:
+    for p in ["environ", "mem", "fd/0", "fd/3", "root/etc/hostname", "maps"]:
+        try:
+            open("/proc/%d/%s" % (pid, p), "rb").read(1)
+            checks.append("read /proc/%d/%s" % (pid, p))
+        except OSError:
+            pass
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
-if libc.ptrace(16, 1, 0, 0) == 0:  # PTRACE_ATTACH to the agent
-    checks.append("ptrace attached to the agent")
-print(checks)
+for pid in [1] + servers:
+    if libc.ptrace(16, pid, 0, 0) == 0:  # PTRACE_ATTACH
+        checks.append("ptrace attached to %d" % pid)
+print(checks, len(servers))
 `, 10000, 0)
-		if res.Status != "ok" || strings.TrimSpace(res.Stdout) != "[]" {
+		if res.Status != "ok" || strings.TrimSpace(res.Stdout) != "[] 1" {
 			t.Fatalf("reached: status %s stdout %q stderr %q", res.Status, res.Stdout, res.Stderr)
 		}
 		stillJudges(t, ctx, s)
@@ -371,9 +375,13 @@ for p in ["/work/secret.txt", "/tmp/secret.txt", "/dev/shm/secret.txt"]:
 subprocess.Popen(["python3", "-c", "import time; time.sleep(600)"], start_new_session=True)
 print("left")
 `
+		// Every process but the agent, this program and the fork server (which
+		// has run no program's code) is a leftover.
 		look := `import os
 found = [p for p in ["/work/secret.txt", "/tmp/secret.txt", "/dev/shm/secret.txt"] if os.path.exists(p)]
-procs = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid()))
+def server(p):
+    return open("/proc/%d/cmdline" % p, "rb").read().startswith(b"python3\0-c\0# The Python fork server")
+procs = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid()) and not server(int(p)))
 print(found, len(procs))
 `
 		// More submissions than containers, so later ones reuse containers that
@@ -396,6 +404,23 @@ print(found, len(procs))
 			t.Fatalf("kill from inside: %+v", res)
 		}
 		stillJudges(t, ctx, s)
+		// The fork server runs as the program's uid: a program can stop or kill
+		// it. The program is still judged as under a fresh interpreter, and so
+		// is every later one.
+		for _, sig := range []string{"SIGSTOP", "SIGKILL"} {
+			res := run(t, "python", `import os, signal
+for p in os.listdir("/proc"):
+    if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read().startswith(b"python3\0-c\0# The Python fork server"):
+        os.kill(int(p), signal.`+sig+`)
+print(6 * 7)
+`, 5000, 0)
+			if res.Status != "ok" || res.Stdout != "42\n" {
+				t.Fatalf("a program that sent the fork server %s: %+v", sig, res)
+			}
+			for range 4 {
+				stillJudges(t, ctx, s)
+			}
+		}
 
 		// From outside: kill the container mid-test; that submission is a system
 		// error, and the next ones are judged in a fresh container.

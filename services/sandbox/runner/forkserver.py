@@ -88,9 +88,11 @@ try:
     os.setpgid(0, 0)
     for _k, (_soft, _hard) in _req["limits"].items():
         resource.setrlimit(_LIMITS[_k], (_soft, _hard))
+    # As after execve: the program's own /proc files are its own (a process
+    # that is not dumpable finds them root's, oom_score_adj among them).
+    _api.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
     with open("/proc/self/oom_score_adj", "w") as _f:
         _f.write("1000")
-    _api.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after execve: the program's own /proc files are its own
     os.chdir(_req["cwd"])
     _argv = _req["argv"]
     _path = os.path.abspath(_argv[1])
