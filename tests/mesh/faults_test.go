@@ -376,7 +376,15 @@ func judging(pid int) bool {
 	}
 	for _, id := range strings.Fields(string(ids)) {
 		top, _ := exec.Command("docker", "top", id, "-o", "pid,args").Output()
-		if strings.Contains(string(top), "python") && strings.Count(string(top), "\n") > 2 {
+		// Besides the agent: the idle fork server alone is no program; a copy
+		// of it shows the server's command line, so two of them are one.
+		var progs []string
+		for _, line := range strings.Split(strings.TrimSpace(string(top)), "\n")[1:] {
+			if strings.Contains(line, "python") {
+				progs = append(progs, line)
+			}
+		}
+		if len(progs) >= 2 || len(progs) == 1 && !strings.Contains(progs[0], "fork server") {
 			return true
 		}
 	}

@@ -334,7 +334,7 @@ for p in ["/var/run/docker.sock", "/run/docker.sock", "/work/main/go.mod", "/roo
     except OSError:
         pass
 # The agent (pid 1) and the Python fork server this program is a copy of.
-servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read().startswith(b"python3\0-c\0# The Python fork server")]
+servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid() and open("/proc/%s/cmdline" % p, "rb").read().startswith(b"python3\0-c\0# The Python fork server")]
 for pid in [1] + servers:
     for p in ["environ", "mem", "fd/0", "fd/3", "root/etc/hostname", "maps"]:
         try:
@@ -410,7 +410,8 @@ print(found, len(procs))
 		for _, sig := range []string{"SIGSTOP", "SIGKILL"} {
 			res := run(t, "python", `import os, signal
 for p in os.listdir("/proc"):
-    if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read().startswith(b"python3\0-c\0# The Python fork server"):
+    # A copy's own cmdline is the server's: it is not the server.
+    if p.isdigit() and int(p) != os.getpid() and open("/proc/%s/cmdline" % p, "rb").read().startswith(b"python3\0-c\0# The Python fork server"):
         os.kill(int(p), signal.`+sig+`)
 print(6 * 7)
 `, 5000, 0)
@@ -426,7 +427,9 @@ print(6 * 7)
 		// error, and the next ones are judged in a fresh container.
 		done := make(chan sandbox.JudgeResult, 1)
 		go func() {
-			res, err := s.Judge(ctx, sandbox.JudgeItem{Language: "python", Source: "import time\ntime.sleep(8)\n", TimeLimitMS: 10000,
+			// A fresh interpreter: `docker top` then names main.py (a copy of the
+			// fork server shows the server's command line).
+			res, err := s.Judge(ctx, sandbox.JudgeItem{Language: "python", Source: "import time\ntime.sleep(8)\n", TimeLimitMS: 10000, Isolation: "process",
 				Tests: []reward.TestCase{{Input: "", Output: ""}}})
 			if err != nil {
 				res.Verdict = "error: " + reward.Verdict(err.Error())
