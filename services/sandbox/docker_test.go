@@ -50,7 +50,7 @@ func TestDockerJudgeSmoke(t *testing.T) {
 		probe := "import sys\nprint('fractions' in sys.modules, sum(map(int, input().split())))\n"
 		forked := false
 		for range 20 { // the first runs may come before the new container's server is ready
-			res, err := s.Run(ctx, RunItem{Language: "python", Source: probe, Stdin: "2 3\n"})
+			res, err := s.Run(ctx, RunItem{Language: "python", Source: probe, Stdin: "2 3\n", Isolation: "fork"})
 			if err != nil || res.Status != "ok" {
 				t.Fatalf("%+v %v", res, err)
 			}
@@ -62,8 +62,8 @@ func TestDockerJudgeSmoke(t *testing.T) {
 		if !forked {
 			t.Fatal("no run was a copy of the fork server")
 		}
-		for range 3 {
-			res, err := s.Run(ctx, RunItem{Language: "python", Source: probe, Stdin: "2 3\n", Isolation: "process"})
+		for _, iso := range []string{"process", "", "process"} { // process is the default
+			res, err := s.Run(ctx, RunItem{Language: "python", Source: probe, Stdin: "2 3\n", Isolation: iso})
 			if err != nil || res.Stdout != "False 5\n" {
 				t.Fatalf("isolation process: %+v %v", res, err)
 			}
