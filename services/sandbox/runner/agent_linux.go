@@ -875,19 +875,10 @@ func withDefaults(l Limits) Limits {
 // before it runs an instruction.
 var errTooBig = errors.New("the program does not fit in its memory limit")
 
-// virtualSize reads a process's address-space size from /proc/PID/statm; 0 when
-// unreadable.
+// virtualSize is a process's address-space size; 0 when unreadable.
 func virtualSize(pid int) int64 {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return 0
-	}
-	first, _, _ := strings.Cut(string(data), " ")
-	pages, err := strconv.ParseInt(first, 10, 64)
-	if err != nil {
-		return 0
-	}
-	return pages * int64(os.Getpagesize())
+	size, _, _ := statm(strconv.Itoa(pid))
+	return size
 }
 
 // pidfd system calls (linux/amd64 and arm64 alike).

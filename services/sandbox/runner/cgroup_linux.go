@@ -261,17 +261,26 @@ func selfAnonBytes() int64 {
 // selfStatm reads the agent's resident memory and the part of it that is shared
 // (file-backed), in bytes; zeros when unreadable.
 func selfStatm() (resident, shared int64) {
+	_, resident, shared = statm("self")
+	return resident, shared
+}
+
+// statm reads /proc/PID/statm ("self" for the agent): the address-space size,
+// the resident set and its shared part, in bytes; zeros when unreadable.
+func statm(pid string) (size, resident, shared int64) {
 	var buf [256]byte
-	data, err := readSmall("/proc/self/statm", buf[:])
+	data, err := readSmall("/proc/"+pid+"/statm", buf[:])
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	f := strings.Fields(string(data))
 	if len(f) < 3 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	page := int64(os.Getpagesize())
-	r, _ := strconv.ParseInt(f[1], 10, 64)
-	sh, _ := strconv.ParseInt(f[2], 10, 64)
-	return r * page, sh * page
+	var v [3]int64
+	for i := range v {
+		v[i], _ = strconv.ParseInt(f[i], 10, 64)
+	}
+	return v[0] * page, v[1] * page, v[2] * page
 }

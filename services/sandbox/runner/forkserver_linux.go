@@ -276,16 +276,8 @@ func rlimitValue(v uint64) int64 {
 
 // residentKB is a process's resident set in KiB (0 when unreadable).
 func residentKB(pid int) int64 {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize()) >> 10
+	_, resident, _ := statm(strconv.Itoa(pid))
+	return resident >> 10
 }
 
 // errForkServer reports a copy that could not set its run up.
