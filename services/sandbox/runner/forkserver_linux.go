@@ -30,7 +30,7 @@ const (
 	forkServerReady = 10 * time.Second
 	// forkServerReply bounds one spawn: a server that does not answer in time
 	// (stopped by a program, say) is replaced and the run started afresh.
-	forkServerReply = 2 * time.Second
+	forkServerReply = 5 * time.Second
 	// forkServerFailure starts the line a copy writes when it could not set the
 	// run up; its exit code is 125. The run is then started afresh.
 	forkServerFailure = "rewardmesh fork server: "
