@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rewardmesh/rewardmesh/services/math/verify"
 	"github.com/rewardmesh/rewardmesh/services/sandbox"
@@ -39,9 +40,15 @@ func benchSandbox(ctx context.Context, env *environment, args []string) error {
 	var opts sandbox.BenchOptions
 	fs.IntVar(&opts.Tests, "tests", 200, "runs per overhead measurement")
 	fs.IntVar(&opts.Single, "single", 100, "one-run submissions per row of the single-run measurement (1 and 2 clients), per way")
+	isolation := fs.String("isolation", "process,fork", "the Python isolations measured, each in its own rows (process, fork)")
 	fs.StringVar(&opts.LoadFile, "load", conformanceFile(env, "code", "codecontests_load.jsonl"), "CodeContests problems for the throughput run; empty skips it")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	for _, iso := range strings.Split(*isolation, ",") {
+		if iso = strings.TrimSpace(iso); iso != "" {
+			opts.Isolations = append(opts.Isolations, iso)
+		}
 	}
 	sb, err := sandbox.New(ctx, sandbox.Config{BuildMissing: true})
 	if err != nil {

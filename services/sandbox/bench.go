@@ -30,6 +30,34 @@ type BenchOptions struct {
 	// Single is how many one-run submissions each row of the single-run
 	// measurement takes, per way [100].
 	Single int
+	// Isolations are the Python isolations measured, each in its own rows
+	// ("process", "fork"); empty is the default isolation only.
+	Isolations []string
+}
+
+// benchCase is one row's program: a language, and for Python an isolation.
+type benchCase struct {
+	lang      Language
+	isolation string
+}
+
+func (c benchCase) String() string {
+	if c.isolation == "" {
+		return string(c.lang)
+	}
+	return string(c.lang) + "/" + c.isolation
+}
+
+// benchCases are the rows' programs: Python once per isolation asked for, C++.
+func benchCases(isolations []string) []benchCase {
+	var cases []benchCase
+	for _, iso := range isolations {
+		cases = append(cases, benchCase{Python, iso})
+	}
+	if len(isolations) == 0 {
+		cases = append(cases, benchCase{lang: Python})
+	}
+	return append(cases, benchCase{lang: Cpp})
 }
 
 // trivialPython reads a line and prints it back: what is measured is the cost of
@@ -51,8 +79,8 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	}
 	fmt.Fprintf(w, "sandbox bench: %d rounds of %d tests in sequence, service and bare alternating; concurrency %d, test parallelism %d\n",
 		opts.Rounds, opts.Tests, s.cfg.Concurrency, s.cfg.TestParallel)
-	for _, lang := range []Language{Python, Cpp} {
-		if err := benchOverhead(ctx, s, lang, opts.Tests, opts.Rounds, w); err != nil {
+	for _, c := range benchCases(opts.Isolations) {
+		if err := benchOverhead(ctx, s, c, opts.Tests, opts.Rounds, w); err != nil {
 			return err
 		}
 	}
@@ -61,9 +89,9 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	}
 	fmt.Fprintf(w, "one program per submission (as verl sends /run_code; judge: a one-test item): %d runs per row and way, service and bare alternating in 5 rounds\n", opts.Single)
 	for _, judge := range []bool{false, true} {
-		for _, lang := range []Language{Python, Cpp} {
+		for _, c := range benchCases(opts.Isolations) {
 			for _, clients := range []int{1, 2} {
-				if err := benchSingle(ctx, s, lang, judge, opts.Single, clients, w); err != nil {
+				if err := benchSingle(ctx, s, c, judge, opts.Single, clients, w); err != nil {
 					return err
 				}
 			}
@@ -77,7 +105,8 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	return nil
 }
 
-func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int, w io.Writer) error {
+func benchOverhead(ctx context.Context, s *Sandbox, c benchCase, n, rounds int, w io.Writer) error {
+	lang := c.lang
 	src := trivialPython
 	if lang == Cpp {
 		src = trivialCpp
@@ -86,7 +115,7 @@ func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int
 	for i := range tests {
 		tests[i] = reward.TestCase{Input: fmt.Sprintf("%d\n", i), Output: fmt.Sprintf("%d\n", i)}
 	}
-	sp, err := s.validateJudge(JudgeItem{Language: string(lang), Source: src, Tests: tests, TimeLimitMS: 2000})
+	sp, err := s.validateJudge(JudgeItem{Language: string(lang), Source: src, Tests: tests, TimeLimitMS: 2000, Isolation: c.isolation})
 	if err != nil {
 		return err
 	}
@@ -98,7 +127,7 @@ func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int
 	}
 	bare, err := bareRun(ctx, lang, src, tests)
 	if err != nil {
-		fmt.Fprintf(w, "%-6s bare run unavailable on this host (%v); service only\n", lang, err)
+		fmt.Fprintf(w, "%-14s bare run unavailable on this host (%v); service only\n", c, err)
 	}
 	// Service and bare runs alternate, so both see the same machine load.
 	var svc, base []time.Duration
@@ -122,12 +151,12 @@ func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int
 	}
 	sv := median(svc)
 	if len(base) == 0 {
-		fmt.Fprintf(w, "%-6s per test: service %.2f ms\n", lang, ms(sv))
+		fmt.Fprintf(w, "%-14s per test: service %.2f ms\n", c, ms(sv))
 		return nil
 	}
 	b := median(base)
-	fmt.Fprintf(w, "%-6s per test: service %.2f ms, bare %.2f ms, ratio %.2f, overhead %.2f ms\n",
-		lang, ms(sv), ms(b), float64(sv)/float64(b), ms(sv-b))
+	fmt.Fprintf(w, "%-14s per test: service %.2f ms, bare %.2f ms, ratio %.2f, overhead %.2f ms\n",
+		c, ms(sv), ms(b), float64(sv)/float64(b), ms(sv-b))
 	return nil
 }
 
@@ -136,14 +165,15 @@ func benchOverhead(ctx context.Context, s *Sandbox, lang Language, n, rounds int
 // many goroutines; it reports runs per second and the latency percentiles of
 // both. A submission is a run (s.Run, as /run_code and /v1/code/run send), or
 // with judge a one-test judge (s.Judge, as a one-test /v1/rewards item is).
-func benchSingle(ctx context.Context, s *Sandbox, lang Language, judge bool, n, clients int, w io.Writer) error {
+func benchSingle(ctx context.Context, s *Sandbox, c benchCase, judge bool, n, clients int, w io.Writer) error {
+	lang := c.lang
 	src := trivialPython
 	if lang == Cpp {
 		src = trivialCpp
 	}
 	test := reward.TestCase{Input: "7\n", Output: "7\n"}
-	item := RunItem{Language: string(lang), Source: src, Stdin: test.Input}
-	judged := JudgeItem{Language: string(lang), Source: src, Tests: []reward.TestCase{test}}
+	item := RunItem{Language: string(lang), Source: src, Stdin: test.Input, Isolation: c.isolation}
+	judged := JudgeItem{Language: string(lang), Source: src, Tests: []reward.TestCase{test}, Isolation: c.isolation}
 	kind := "run"
 	if judge {
 		kind = "judge"
@@ -174,7 +204,7 @@ func benchSingle(ctx context.Context, s *Sandbox, lang Language, judge bool, n, 
 	}
 	bare, err := bareRun(ctx, lang, src, []reward.TestCase{test})
 	if err != nil {
-		fmt.Fprintf(w, "%-6s bare run unavailable on this host (%v)\n", lang, err)
+		fmt.Fprintf(w, "%-14s bare run unavailable on this host (%v)\n", c, err)
 		return nil
 	}
 	// each runs k runs from clients goroutines and adds their latencies.
@@ -220,8 +250,8 @@ func benchSingle(ctx context.Context, s *Sandbox, lang Language, judge bool, n, 
 		bareWall += d
 	}
 	svcRate, bareRate := float64(len(svcLat))/svcWall.Seconds(), float64(len(bareLat))/bareWall.Seconds()
-	fmt.Fprintf(w, "%-6s %-5s %d client(s): service %.1f runs/s p50 %.2f ms p99 %.2f ms; bare %.1f runs/s p50 %.2f ms p99 %.2f ms; %.2f× bare's runs/s, p50 +%.2f ms\n",
-		lang, kind, clients, svcRate, ms(percentile(svcLat, 50)), ms(percentile(svcLat, 99)),
+	fmt.Fprintf(w, "%-14s %-5s %d client(s): service %.1f runs/s p50 %.2f ms p99 %.2f ms; bare %.1f runs/s p50 %.2f ms p99 %.2f ms; %.2f× bare's runs/s, p50 +%.2f ms\n",
+		c, kind, clients, svcRate, ms(percentile(svcLat, 50)), ms(percentile(svcLat, 99)),
 		bareRate, ms(percentile(bareLat, 50)), ms(percentile(bareLat, 99)),
 		svcRate/bareRate, ms(percentile(svcLat, 50)-percentile(bareLat, 50)))
 	return nil

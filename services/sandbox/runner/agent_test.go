@@ -16,7 +16,7 @@ import (
 
 // The agent runs here as an ordinary process (not a container's init): reset
 // refuses to run, and everything else behaves as in the sandbox.
-func newTestAgent(t *testing.T) *Agent {
+func newTestAgent(t testing.TB) *Agent {
 	t.Helper()
 	return &Agent{WorkDir: t.TempDir()}
 }

@@ -4,6 +4,7 @@ package runner
 
 import (
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,7 +13,7 @@ import (
 )
 
 // forkAgent is a test agent whose fork server for python is ready.
-func forkAgent(t *testing.T) (*Agent, string) {
+func forkAgent(t testing.TB) (*Agent, string) {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
@@ -130,12 +131,84 @@ sys.stderr.write("rewardmesh fork server: not really\n")
 sys.exit(125)`, ""},
 		{"unicode output", `print("héllo ✓ 日本")`, ""},
 		{"keyboard interrupt exit code", `raise KeyboardInterrupt`, ""},
+		// The end of a run: a copy skips the teardown of the server's modules,
+		// and must still show everything a program can see of its own.
+		{"__del__ at exit", `class Bye:
+    def __del__(self):
+        print("bye from", type(self).__name__)
+keep = Bye()
+print("main")
+`, ""},
+		{"an output object never closed", `import os
+out = open(1, "w", buffering=1 << 16, closefd=False)
+out.write("buffered, never flushed\n")
+`, ""},
+		{"stdout replaced and never flushed", `import io, sys
+sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), write_through=False)
+print("through the wrapper")
+`, ""},
+		{"stdout closed by the program", `import sys
+print("before close")
+sys.stdout.close()
+`, ""},
+		{"exit codes past a byte", `import sys
+sys.exit(256 + 7)`, ""},
+		{"negative exit code", `import sys
+sys.exit(-2)`, ""},
+		{"exit with None and with True", `import sys, atexit
+atexit.register(lambda: print("atexit ran"))
+sys.exit(True)`, ""},
+		{"a failing atexit function", `import atexit
+def boom():
+    raise ValueError("in atexit")
+atexit.register(boom)
+print("main")
+`, ""},
+		{"a chained traceback", `try:
+    {}["k"]
+except KeyError:
+    raise RuntimeError("while handling")
+`, ""},
+		{"the program's own excepthook", `import sys
+sys.excepthook = lambda t, v, tb: print("hook saw", t.__name__, v)
+raise ValueError("x")
+`, ""},
+		{"an exception in __del__ at exit", `import sys
+class Bad:
+    def __del__(self):
+        print("in del", flush=True)
+        raise RuntimeError("in del")
+b = Bad()
+print("main")
+`, ""},
+		{"a module the program imported, released at exit", `import os
+open("mod_with_del.py", "w").write("class C:\n    def __del__(self):\n        print('module object released')\nobj = C()\n")
+import mod_with_del
+print("imported")
+`, ""},
+		{"a daemon thread still running at exit", `import threading, time
+def spin():
+    while True:
+        time.sleep(0.01)
+threading.Thread(target=spin, daemon=True).start()
+print("main done")
+`, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fresh, forked := runBoth(t, a, py, tc.source, tc.stdin, Limits{})
+			// Object addresses differ from run to run; so does, for an exception
+			// in a __del__ that runs at exit, whether the source line is shown
+			// (a fresh interpreter may have torn linecache down by then).
+			stderr := func(r Response) string {
+				s := objectAddress.ReplaceAllString(string(r.Stderr), "0x…")
+				if strings.Contains(s, "Exception ignored in: <function Bad.__del__") {
+					s = strings.ReplaceAll(s, "    raise RuntimeError(\"in del\")\n", "")
+				}
+				return s
+			}
 			if fresh.Status != forked.Status || fresh.ExitCode != forked.ExitCode || fresh.Signal != forked.Signal || fresh.Error != forked.Error ||
-				string(fresh.Stdout) != string(forked.Stdout) || string(fresh.Stderr) != string(forked.Stderr) {
+				string(fresh.Stdout) != string(forked.Stdout) || stderr(fresh) != stderr(forked) {
 				t.Fatalf("fresh python3 and the fork server differ:\nfresh:  %s %d stdout %q stderr %q\nforked: %s %d stdout %q stderr %q",
 					fresh.Status, fresh.ExitCode, fresh.Stdout, fresh.Stderr, forked.Status, forked.ExitCode, forked.Stdout, forked.Stderr)
 			}
@@ -252,4 +325,29 @@ print(sorted(os.listdir("/proc/self/fd")))
 	}
 }
 
+var objectAddress = regexp.MustCompile(`0x[0-9a-f]+`)
+
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The cost of one run of a trivial program, a fresh interpreter against a copy
+// of the fork server, measured in the same run:
+//
+//	go test -run NONE -bench ForkServer ./services/sandbox/runner
+func BenchmarkForkServer(b *testing.B) {
+	a, py := forkAgent(b)
+	files := map[string]File{"main.py": {Data: []byte("print(input())\n")}}
+	for _, fork := range []bool{false, true} {
+		name := "fresh"
+		if fork {
+			name = "fork"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				resp := a.run(Request{Op: OpRun, Files: files, Argv: []string{py, "main.py"}, Stdin: []byte("7\n"), Fork: fork})
+				if resp.Status != StatusOK || string(resp.Stdout) != "7\n" {
+					b.Fatalf("%+v stderr %q", resp, resp.Stderr)
+				}
+			}
+		})
+	}
+}
