@@ -38,9 +38,9 @@ type JudgeItem struct {
 	// path → text): headers, data, or an IOI grader, for a C++ program is
 	// compiled together with every .cpp, .cc and .cxx file among them.
 	Files map[string]string `json:"files,omitempty"`
-	// Isolation is how a Python program starts: "process" (the default), a
-	// fresh interpreter per test; "fork", a copy of the container's fork server
-	// (not yet the default: its speed is still to be measured and tuned).
+	// Isolation is how a Python program starts: "fork" (the default), a copy
+	// of the container's fork server, with the common modules loaded; or
+	// "process", a fresh interpreter per test.
 	Isolation string `json:"isolation,omitempty"`
 }
 
@@ -48,9 +48,9 @@ type JudgeItem struct {
 // process per run.
 func parseIsolation(s string) (process bool, err error) {
 	switch s {
-	case "fork":
+	case "", "fork":
 		return false, nil
-	case "", "process":
+	case "process":
 		return true, nil
 	}
 	return false, reward.Errorf(reward.Invalid, "isolation %q: want fork or process", s)

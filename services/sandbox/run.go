@@ -39,8 +39,8 @@ type RunItem struct {
 	// from it after the run.
 	Files      map[string][]byte `json:"files,omitempty"`
 	FetchFiles []string          `json:"fetch_files,omitempty"`
-	// Isolation is how a Python program starts: "process" (the default) or
-	// "fork" (see JudgeItem).
+	// Isolation is how a Python program starts: "fork" (the default) or
+	// "process" (see JudgeItem).
 	Isolation string `json:"isolation,omitempty"`
 	// Queue waits in line for a slot until the request's deadline when the
 	// sandbox's queue is full, instead of answering busy at once (for a caller

@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 6
+const ProtocolVersion = 8
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
