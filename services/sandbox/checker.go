@@ -19,6 +19,8 @@ type checkerSession struct {
 	ss   *session
 	argv []string
 	mu   sync.Mutex // one check at a time: they share the file names
+	// interactive: the program is an interactor (interact.go), not a checker.
+	interactive bool
 }
 
 // checkerLimits bound one check.

@@ -77,6 +77,9 @@ func TestDockerJudgeSmoke(t *testing.T) {
 			t.Fatalf("isolation thread: %v, want invalid", err)
 		}
 	})
+	t.Run("interactive problems, solution and interactor in containers of their own", func(t *testing.T) {
+		judgeInteractive(t, s)
+	})
 	t.Run("memory of the whole container", func(t *testing.T) {
 		res, err := s.Run(ctx, RunItem{Language: "python", Source: "x = bytearray(400 << 20)\nprint(len(x))\n", MemoryLimitMB: 128})
 		if err != nil || res.Status != "mle" {

@@ -30,7 +30,12 @@ type JudgeItem struct {
 	MemoryLimitMB int               `json:"memory_limit_mb,omitempty"`
 	Compare       string            `json:"compare,omitempty"`
 	Checker       *Checker          `json:"checker,omitempty"`
-	StopOnFail    *bool             `json:"stop_on_fail,omitempty"` // default true
+	// Interactor makes the problem interactive: testlib's convention, called as
+	// `interactor input output` in a container of its own, its stdout the
+	// solution's stdin and the solution's stdout its stdin. Its exit code is
+	// the verdict (0 OK, 1 WA, 2 PE, 3 its own failure, 7 points).
+	Interactor *Checker `json:"interactor,omitempty"`
+	StopOnFail *bool    `json:"stop_on_fail,omitempty"` // default true
 	// Subtasks group the tests IOI's way: a subtask earns its points times the
 	// lowest score among its tests. With subtasks every test runs.
 	Subtasks []Subtask `json:"subtasks,omitempty"`
@@ -125,6 +130,8 @@ type judgeSpec struct {
 	cmp        Comparer
 	checker    *Checker
 	checkLang  Language
+	interactor *Checker
+	interLang  Language
 	subtasks   []Subtask
 	files      map[string]runner.File
 	stopOnFail bool
@@ -212,6 +219,17 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 			return sp, reward.Errorf(reward.Invalid, "checker: only stdin tests take a checker")
 		}
 		sp.checker, sp.checkLang = it.Checker, cl
+	}
+	if it.Interactor != nil {
+		il, ok := ParseLanguage(it.Interactor.Language)
+		if !ok {
+			return sp, reward.Errorf(reward.Invalid, "interactor.language %q: want one of %s", it.Interactor.Language, languageNames())
+		}
+		if sp.functional || sp.checker != nil {
+			return sp, reward.Errorf(reward.Invalid, "interactor: an interactive problem takes stdin mode and no checker (the interactor gives the verdict)")
+		}
+		// One test at a time: each holds the interactor's container.
+		sp.interactor, sp.interLang, sp.parallel = it.Interactor, il, 1
 	}
 	sp.stopOnFail = it.StopOnFail == nil || *it.StopOnFail
 	if sp.files, err = judgeFiles(lang, it.Files); err != nil {
@@ -575,6 +593,13 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 		}
 		defer check.close()
 	}
+	if sp.interactor != nil {
+		if check, err = s.openChecker(ctx, sp.interactor, sp.interLang); err != nil {
+			return res, err
+		}
+		check.interactive = true
+		defer check.close()
+	}
 
 	results := make([]*TestResult, len(sp.tests))
 	var (
@@ -732,6 +757,9 @@ func (s *Sandbox) systemError(ctx context.Context, res JudgeResult, err error) (
 
 // runTest runs one test and decides its verdict.
 func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc reward.TestCase, check *checkerSession) (TestResult, error) {
+	if check != nil && check.interactive {
+		return ss.interact(ctx, sp, argv, tc, check)
+	}
 	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(tc.Input), Limits: sp.limits})
 	if err != nil {
 		return TestResult{}, fmt.Errorf("run a test: %w", err)

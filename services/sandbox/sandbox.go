@@ -147,6 +147,7 @@ type Sandbox struct {
 
 	slots   chan struct{} // Concurrency
 	cpus    chan struct{} // programsAtOnce: programs running
+	pairMu  sync.Mutex    // an interactive test taking two CPU slots (twoCPUs)
 	waiting chan struct{} // QueueSize + Concurrency: admitted submissions
 	line    chan struct{} // the one queued caller waiting for the queue (admitQueued)
 	cache   *binaryCache

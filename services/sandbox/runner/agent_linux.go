@@ -64,6 +64,10 @@ type Agent struct {
 
 	// py is the Python fork server runs marked Fork are copies of.
 	py forkServers
+
+	// stdins are the streamed runs' stdins, by run id.
+	stdinMu sync.Mutex
+	stdins  map[uint64]*stdinStream
 }
 
 // Serve answers requests from r on w until r ends, then kills everything it started.
@@ -106,9 +110,23 @@ func (a *Agent) Serve(r io.Reader, w io.Writer) error {
 			return fmt.Errorf("read request: %w", err)
 		}
 		if req.Op == OpRun {
+			if req.Stream {
+				// Open before any OpStdin for it can be read.
+				a.openStdin(req.ID)
+			}
 			// A run does not hold up pings, writes and reads; runs themselves
 			// take turns (runMu).
-			wg.Go(func() { a.reply(a.run(req)) })
+			wg.Go(func() {
+				resp := a.run(req)
+				if req.Stream {
+					a.closeStdin(req.ID)
+				}
+				a.reply(resp)
+			})
+			continue
+		}
+		if req.Op == OpStdin {
+			a.feedStdin(req)
 			continue
 		}
 		if req.Op == OpReset {
@@ -394,7 +412,9 @@ func (a *Agent) run(req Request) Response {
 			return Response{ID: req.ID, Status: StatusFailed, Error: fmt.Sprintf("run: %v", err)}
 		}
 	}
-	resp, err := a.runOnce(req, lim, forkable(req))
+	// A streamed run is never a copy of the fork server: a copy that fails
+	// before the program runs is run again, and the stdin it took would be lost.
+	resp, err := a.runOnce(req, lim, forkable(req) && !req.Stream)
 	if errors.Is(err, errForkServer) {
 		// The copy failed before the program ran (a program broke the server,
 		// say): the run is started afresh, as if no server were there.
@@ -431,10 +451,25 @@ func (a *Agent) runOnce(req Request, lim Limits, fork bool) (Response, error) {
 	go func() {
 		// The program may never read its input; the write then ends when the pipe
 		// closes after the program is gone.
+		defer p.stdinW.Close()
+		if st := a.stdinFor(req); st != nil {
+			for {
+				piece, ok := st.next()
+				if !ok {
+					return
+				}
+				if _, err := p.stdinW.Write(piece); err != nil {
+					return
+				}
+			}
+		}
 		_, _ = p.stdinW.Write(req.Stdin)
-		p.stdinW.Close()
 	}()
-	out := capture(p.stdoutR, p.stderrR, lim, k.kill)
+	var stream func([]byte)
+	if req.Stream {
+		stream = func(piece []byte) { a.reply(Response{ID: req.ID, Partial: true, Stdout: piece}) }
+	}
+	out := capture(p.stdoutR, p.stderrR, lim, k.kill, stream)
 	var timedOut atomic.Bool
 	wall := time.AfterFunc(time.Duration(lim.WallMillis)*time.Millisecond, func() {
 		timedOut.Store(true)
@@ -667,14 +702,25 @@ type outputs struct {
 // the limit the program is stopped with kill (OLE). stderr is only
 // diagnostics: its first part is kept and the rest drained, so a chatty
 // program is neither blocked nor failed for it.
-func capture(stdoutR, stderrR *os.File, lim Limits, kill func()) *outputs {
+//
+// With stream, stdout is not kept: each piece goes to stream as it comes, and
+// the limit counts them all.
+func capture(stdoutR, stderrR *os.File, lim Limits, kill func(), stream func([]byte)) *outputs {
 	o := &outputs{}
 	read := func(r *os.File, buf *bytes.Buffer, limit int, enforce bool) {
 		defer o.readers.Done()
 		chunk := make([]byte, 64<<10)
+		sent := 0
 		for {
 			n, err := r.Read(chunk)
-			if n > 0 {
+			if n > 0 && enforce && stream != nil {
+				if sent += n; sent > limit {
+					o.overflow.Store(true)
+					kill()
+					return
+				}
+				stream(bytes.Clone(chunk[:n]))
+			} else if n > 0 {
 				room := limit - buf.Len()
 				if n > room {
 					buf.Write(chunk[:max(room, 0)])

@@ -22,20 +22,22 @@ type Conn struct {
 	closer io.Closer
 	diag   func() string // what the agent said on stderr, for the error when it goes
 
-	wmu    sync.Mutex
-	mu     sync.Mutex
-	wait   map[uint64]chan Response
-	nextID uint64
-	dead   chan struct{}
-	err    error // why the stream ended, set before dead closes
-	once   sync.Once
+	wmu  sync.Mutex
+	mu   sync.Mutex
+	wait map[uint64]chan Response
+	// streams take the Partial pieces of streamed runs, by run id.
+	streams map[uint64]func([]byte)
+	nextID  uint64
+	dead    chan struct{}
+	err     error // why the stream ended, set before dead closes
+	once    sync.Once
 }
 
 // NewConn speaks to an agent whose answers arrive on r and whose requests go to
 // w; closer ends the stream (the agent sees EOF and exits); diag, when not nil,
 // tells what the agent wrote on stderr, to explain a broken stream.
 func NewConn(r io.Reader, w io.Writer, closer io.Closer, diag func() string) *Conn {
-	c := &Conn{w: w, closer: closer, diag: diag, wait: map[uint64]chan Response{}, dead: make(chan struct{})}
+	c := &Conn{w: w, closer: closer, diag: diag, wait: map[uint64]chan Response{}, streams: map[uint64]func([]byte){}, dead: make(chan struct{})}
 	go c.read(r)
 	return c
 }
@@ -57,6 +59,14 @@ func (c *Conn) read(r io.Reader) {
 			return
 		}
 		c.mu.Lock()
+		if resp.Partial {
+			out := c.streams[resp.ID]
+			c.mu.Unlock()
+			if out != nil {
+				out(resp.Stdout)
+			}
+			continue
+		}
 		ch := c.wait[resp.ID]
 		delete(c.wait, resp.ID)
 		c.mu.Unlock()
@@ -88,26 +98,58 @@ func (c *Conn) Alive() bool {
 // Do sends one request and waits for its answer. A request abandoned by ctx
 // leaves the agent in an unknown state; its owner must then not reuse it.
 func (c *Conn) Do(ctx context.Context, req Request) (Response, error) {
+	return c.do(ctx, req, nil, nil)
+}
+
+// Stream runs req as a streamed run (Request.Stream): what arrives on in is
+// the program's stdin, which ends when in is closed; its stdout goes to out,
+// piece by piece, as the program writes it. out is called from the stream's
+// reader and must not wait long. Stream reads in until it is closed, even
+// after the run is over, so a sender never blocks on it.
+func (c *Conn) Stream(ctx context.Context, req Request, in <-chan []byte, out func([]byte)) (Response, error) {
+	req.Stream = true
+	return c.do(ctx, req, in, out)
+}
+
+func (c *Conn) send(req Request) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if d, ok := c.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		_ = d.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	}
+	return WriteFrame(c.w, req)
+}
+
+func (c *Conn) do(ctx context.Context, req Request, in <-chan []byte, out func([]byte)) (Response, error) {
 	ch := make(chan Response, 1)
 	c.mu.Lock()
 	c.nextID++
 	req.ID = c.nextID
 	c.wait[req.ID] = ch
+	if out != nil {
+		c.streams[req.ID] = out
+	}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		delete(c.wait, req.ID)
+		delete(c.streams, req.ID)
 		c.mu.Unlock()
 	}()
-	c.wmu.Lock()
-	if d, ok := c.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
-		_ = d.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	}
-	err := WriteFrame(c.w, req)
-	c.wmu.Unlock()
+	err := c.send(req)
 	if err != nil {
 		c.Close(err)
 		return Response{}, fmt.Errorf("%w: send %s: %v", ErrAgentGone, req.Op, err)
+	}
+	if in != nil {
+		// The pieces go out in order, after the run itself; once the run is
+		// over they are dropped (the agent would drop them too).
+		go func() {
+			for piece := range in {
+				_ = c.send(Request{Op: OpStdin, Run: req.ID, Stdin: piece})
+			}
+			_ = c.send(Request{Op: OpStdin, Run: req.ID, Close: true})
+		}()
 	}
 	select {
 	case resp := <-ch:

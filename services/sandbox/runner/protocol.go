@@ -33,6 +33,9 @@ const (
 	OpRead  Op = "read"  // read back the regular file Path, at most Limits.FileBytes of it (0: no limit)
 	OpRun   Op = "run"   // write Files, if any, then run Argv with Stdin under Limits (one round trip for a one-run submission)
 	OpReset Op = "reset" // kill every process but the agent, wipe every writable place
+	// OpStdin feeds a streamed run (Request.Stream): Stdin goes to the program
+	// of run Run, in order; Close then ends its stdin. It has no answer.
+	OpStdin Op = "stdin"
 )
 
 // Request is one message from the service to the agent.
@@ -49,6 +52,16 @@ type Request struct {
 	// run no program) instead of a fresh interpreter; on a ping with Argv
 	// ["python3"], it starts that server ahead of the first run.
 	Fork bool `json:"fork,omitempty"`
+	// Stream, on a run, makes its stdin and stdout streams, for a program that
+	// talks with another (an interactive problem's solution and interactor):
+	// the program reads what OpStdin requests bring, and its stdout comes back
+	// as it is written, in Partial responses before the run's answer (whose
+	// Stdout is then empty). The output limit counts what was streamed.
+	Stream bool `json:"stream,omitempty"`
+	// Run is the id of the streamed run an OpStdin request feeds; Close ends
+	// that run's stdin.
+	Run   uint64 `json:"run,omitempty"`
+	Close bool   `json:"close,omitempty"`
 }
 
 // File is a file to write: its contents and whether it is executable.
@@ -97,6 +110,9 @@ type Response struct {
 	Retire bool `json:"retire,omitempty"`
 	// Cgroup, on a ping, is the container's cgroup as the agent found it.
 	Cgroup *Cgroup `json:"cgroup,omitempty"`
+	// Partial marks a piece of a streamed run's stdout (Stdout); the run's
+	// answer follows its last piece.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Cgroup is the container's own cgroup, the meter of every test's CPU time and
