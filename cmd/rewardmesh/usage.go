@@ -35,10 +35,13 @@ rewardmesh train --steps 1000 --out runs/sort3 --nats nats://127.0.0.1:4222 # re
 	"nats": {"rewardmesh nats [--addr HOST:PORT] [--data DIR]", `
 rewardmesh nats                                  # 127.0.0.1:4222, JetStream in a temporary folder
 rewardmesh nats --addr 0.0.0.0:4222 --data /data # as docker-compose runs it`},
-	"images build": {"rewardmesh images build [--languages python,cpp] [--force] [--base IMAGE] [--mirror URL] [--cache-dir DIR]", `
-rewardmesh images build                          # every language; a debootstrap base where no registry answers
+	"images build": {"rewardmesh images build [--languages python,cpp,...] [--force] [--base IMAGE] [--mirror URL] [--cache-dir DIR]", `
+rewardmesh images build                          # every image; a debootstrap base where no registry answers
 rewardmesh images build --languages cpp --force  # rebuild the C++ image
+rewardmesh images build --languages java,node    # Java and Kotlin; JavaScript and TypeScript
 rewardmesh images build --mirror http://deb.debian.org/debian`},
+	"images list": {"rewardmesh images list", `
+rewardmesh images list                           # each image: built or missing, its size, its languages' versions`},
 	"stats": {"rewardmesh stats [SERVICE...] [--nats URL] [--wait 1s]", `
 rewardmesh stats --nats nats://127.0.0.1:4222    # every replica of every service, one JSON line each
 rewardmesh stats sandbox math --wait 3s`},
