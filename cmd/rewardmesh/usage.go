@@ -61,8 +61,9 @@ rewardmesh bench math --rounds 5`},
 	"bench runcode": {"rewardmesh bench runcode [--clients 1,2,64] [--tests-per-problem N] [--load FILE] [--server URL]", `
 rewardmesh bench runcode                         # verl's load: every CodeContests test is one /run_code request
 rewardmesh bench runcode --clients 64 --tests-per-problem 20 --server http://127.0.0.1:8080`},
-	"bench sandbox": {"rewardmesh bench sandbox [--tests 200] [--single 100] [--load FILE]", `
+	"bench sandbox": {"rewardmesh bench sandbox [--tests 200] [--single 100] [--load FILE] [--languages all|python,java,...]", `
 rewardmesh bench sandbox
+rewardmesh bench sandbox --languages all --tests 20   # each language's overhead per test, side by side
 rewardmesh bench sandbox --load ''               # the overhead and single-run rows only, no throughput run`},
 	"bench swe": {"rewardmesh bench swe [--pairs FILE]", `
 rewardmesh bench swe                             # the difflib pairs of ../shared/conformance/swe`},

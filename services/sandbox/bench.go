@@ -30,6 +30,9 @@ type BenchOptions struct {
 	// Single is how many one-run submissions each row of the single-run
 	// measurement takes, per way [100].
 	Single int
+	// Languages, when set, makes Bench measure only these languages' per-test
+	// overhead, one row each, side by side (benchLanguages).
+	Languages []Language
 }
 
 // trivialPython reads a line and prints it back: what is measured is the cost of
@@ -51,6 +54,9 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	}
 	fmt.Fprintf(w, "sandbox bench: %d rounds of %d tests in sequence, service and bare alternating; concurrency %d, test parallelism %d\n",
 		opts.Rounds, opts.Tests, s.cfg.Concurrency, s.cfg.TestParallel)
+	if len(opts.Languages) > 0 {
+		return benchLanguages(ctx, s, opts.Languages, opts.Tests, opts.Rounds, w)
+	}
 	for _, lang := range []Language{Python, Cpp} {
 		if err := benchOverhead(ctx, s, lang, opts.Tests, opts.Rounds, w); err != nil {
 			return err

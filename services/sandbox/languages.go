@@ -324,7 +324,8 @@ func outOfMemory(lang Language, resp runner.Response) bool {
 	case Cpp, Cpp20:
 		return resp.Signal == int(syscall.SIGABRT) && strings.Contains(stderr, "std::bad_alloc")
 	case Java, Kotlin:
-		return strings.Contains(stderr, "java.lang.OutOfMemoryError")
+		// Not "unable to create native thread": that is the process limit.
+		return strings.Contains(stderr, "java.lang.OutOfMemoryError") && !strings.Contains(stderr, "native thread")
 	case JavaScript, TypeScript:
 		return strings.Contains(stderr, "JavaScript heap out of memory")
 	case Go:
@@ -333,6 +334,8 @@ func outOfMemory(lang Language, resp runner.Response) bool {
 		return strings.Contains(stderr, "memory allocation of ") && strings.Contains(stderr, " failed")
 	case Ruby:
 		return strings.Contains(stderr, "NoMemoryError") || strings.Contains(stderr, "failed to allocate memory")
+	case Bash:
+		return strings.Contains(stderr, "xmalloc: ") || strings.Contains(stderr, "xrealloc: ")
 	}
 	return false
 }
