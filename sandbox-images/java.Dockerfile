@@ -12,8 +12,8 @@ RUN mkdir -p /usr/share/man/man1 && apt-get update \
 # The class-data sharing archive halves the JVM's start; the image may lack it.
 RUN java -Xshare:dump >/dev/null 2>&1 || true
 RUN mkdir -p /usr/local/share/rewardmesh \
- && { java -version 2>&1 | head -n1 | sed 's/^/java: /'; kotlinc -version 2>&1 | grep -o 'kotlinc-jvm [^ ]*' | sed 's/^/kotlin: /'; } > /usr/local/share/rewardmesh/versions \
- && grep -q '^kotlin: kotlinc-jvm' /usr/local/share/rewardmesh/versions
+ && { java -version 2>&1 | head -n1 | sed 's/^/java: /'; dpkg-query -W -f='kotlin: kotlinc ${Version}\n' kotlin; } > /usr/local/share/rewardmesh/versions \
+ && kotlinc -version 2>&1 | grep -q 'kotlinc-jvm'
 COPY rewardmesh-runner /usr/local/bin/rewardmesh-runner
 ENV LANG=C.UTF-8 HOME=/work
 LABEL org.opencontainers.image.title="rewardmesh sandbox (java)" rewardmesh.sandbox.language="java"
