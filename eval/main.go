@@ -41,7 +41,7 @@ func Main(ctx context.Context, args []string, newJudge func(server string) (Judg
 		endDate = fs.String("end-date", "", "keep problems with contest_date on or before this day (YYYY-MM-DD)")
 		timeout = fs.Duration("timeout", 6*time.Second, "time limit per test (lcb_runner's default is 6s)")
 	case "codeforces":
-		language = fs.String("language", "python", "language of generations that name none: python or cpp")
+		language = fs.String("language", "python", "language of generations that name none: any the sandbox runs (python, pypy3, cpp, cpp20, c, java, kotlin, go, javascript, typescript, rust, ruby, bash, or an alias)")
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -15,6 +15,7 @@ RUN header="$(echo '#include <bits/stdc++.h>' | g++ -std=c++17 -H -E -x c++ - 2>
  && echo '#include <bits/stdc++.h>' > /tmp/t.cpp && echo 'int main(){std::vector<int> v{1};return v[0]-1;}' >> /tmp/t.cpp \
  && g++ -O2 -std=c++17 -Winvalid-pch -H /tmp/t.cpp -o /tmp/t 2>/tmp/t.log \
  && grep -q 'stdc++.h.gch' /tmp/t.log && /tmp/t && rm -f /tmp/t /tmp/t.cpp /tmp/t.log
+RUN mkdir -p /usr/local/share/rewardmesh && g++ --version | head -n1 | sed 's/^/gcc: /' > /usr/local/share/rewardmesh/versions
 COPY rewardmesh-runner /usr/local/bin/rewardmesh-runner
 ENV LANG=C.UTF-8 HOME=/work
 LABEL org.opencontainers.image.title="rewardmesh sandbox (cpp)" rewardmesh.sandbox.language="cpp"

@@ -8,6 +8,8 @@ FROM ${BASE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-numpy \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /usr/share/doc /usr/share/man
+RUN mkdir -p /usr/local/share/rewardmesh \
+ && { python3 --version | sed 's/^Python /python: /'; bash --version | head -n1 | sed 's/^/bash: /'; } > /usr/local/share/rewardmesh/versions
 COPY rewardmesh-runner /usr/local/bin/rewardmesh-runner
 # One BLAS thread: a submission's threads count against its pids and CPU limits.
 ENV OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONIOENCODING=utf-8 LANG=C.UTF-8 HOME=/work

@@ -66,6 +66,8 @@ echo "== building rewardmesh"
 mkdir -p bin
 CGO_ENABLED=0 go build -o bin/rewardmesh ./cmd/rewardmesh
 
+# Eight images on the base (python, cpp, ruby, pypy, node, go, rust, java), from Debian's
+# packages: about 11 minutes from scratch on 2 cores, seconds once built.
 echo "== sandbox images (debootstrap base where no registry answers)"
 ./bin/rewardmesh images build
 

@@ -42,8 +42,20 @@ func benchSandbox(ctx context.Context, env *environment, args []string) error {
 	fs.IntVar(&opts.Single, "single", 100, "one-run submissions per row of the single-run measurement (1 and 2 clients), per way")
 	isolation := fs.String("isolation", "process,fork", "the Python isolations measured, each in its own rows (process, fork)")
 	fs.StringVar(&opts.LoadFile, "load", conformanceFile(env, "code", "codecontests_load.jsonl"), "CodeContests problems for the throughput run; empty skips it")
+	langs := fs.String("languages", "", "only the per-test overhead of these languages, side by side: all, or a comma-separated list (python,java,go,...)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *langs == "all" {
+		opts.Languages = sandbox.Languages
+	} else if *langs != "" {
+		for _, name := range strings.Split(*langs, ",") {
+			l, ok := sandbox.ParseLanguage(name)
+			if !ok {
+				return fmt.Errorf("bench sandbox: unknown language %q", name)
+			}
+			opts.Languages = append(opts.Languages, l)
+		}
 	}
 	for _, iso := range strings.Split(*isolation, ",") {
 		if iso = strings.TrimSpace(iso); iso != "" {

@@ -39,7 +39,7 @@ func commands() map[string]command {
 		"up":     {"run every service in one process (embedded NATS unless --nats)", runUp},
 		"serve":  {"run one service against an external NATS", runServe},
 		"bench":  {"measure speed against a baseline run in the same process (gateway, ...)", runBench},
-		"images": {"build the sandbox images (debootstrap base where no registry answers)", runImages},
+		"images": {"build the sandbox images (debootstrap base where no registry answers), or list them with their versions", runImages},
 		"eval":   {"run a LiveCodeBench or Codeforces batch (eval lcb|codeforces)", runEval},
 		"train":  {"GRPO training on a demonstration task, rewards from the mesh", runTrain},
 		"stats":  {"every replica's NATS stats: which are up, what work each took", runStats},

@@ -56,7 +56,7 @@ func TestUsageAndBadArguments(t *testing.T) {
 		{[]string{"bench", "nope"}, "unknown target"},
 		{[]string{"bench", "load", "--server", "http://10.1.2.3:8080"}, "only sent to this machine"},
 		{[]string{"bench", "load", "--clients", "0"}, "--clients"},
-		{[]string{"images", "pull"}, "only subcommand is `build`"},
+		{[]string{"images", "pull"}, "the subcommands are `build` and `list`"},
 		{[]string{"serve", "chess", "--nats", "nats://127.0.0.1:1"}, "unknown service"},
 	}
 	for _, tc := range cases {

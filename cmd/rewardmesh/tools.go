@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
+	"github.com/moby/moby/client"
 	"github.com/nats-io/nats.go"
 
 	"github.com/rewardmesh/rewardmesh/cmd/rewardmesh/internal/node"
@@ -17,30 +19,72 @@ import (
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
 
-// runImages builds the sandbox images, also where Docker has no registry.
+// runImages builds the sandbox images, also where Docker has no registry, or
+// lists them with the versions they hold.
 func runImages(ctx context.Context, env *environment, args []string) error {
+	if len(args) > 0 && args[0] == "list" {
+		return runImagesList(ctx, env, args[1:])
+	}
 	fs := newFlagSet("images build", env)
 	var opts images.BuildOptions
-	langs := fs.String("languages", "", "comma-separated languages (default: all)")
+	langs := fs.String("languages", "", "comma-separated images (default: all): "+imageNames())
 	fs.BoolVar(&opts.Force, "force", false, "rebuild images that exist")
 	fs.StringVar(&opts.Base, "base", "", "base image (default: debian:bookworm-slim if it can be had, else a debootstrap base)")
 	fs.StringVar(&opts.Mirror, "mirror", "", "Debian mirror for debootstrap and apt")
 	fs.StringVar(&opts.CacheDir, "cache-dir", "", "where the debootstrap tarball is kept")
 	if len(args) > 0 && isHelp(args[0]) {
-		return fs.Parse([]string{"-h"}) // `images -h`: build's flags, its only subcommand
+		return fs.Parse([]string{"-h"}) // `images -h`: build's flags
 	}
 	if len(args) == 0 || args[0] != "build" {
-		return errors.New("images: the only subcommand is `build`")
+		return errors.New("images: the subcommands are `build` and `list`")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *langs != "" {
 		for _, l := range strings.Split(*langs, ",") {
-			opts.Languages = append(opts.Languages, images.Language(strings.TrimSpace(l)))
+			lang := images.Language(strings.TrimSpace(l))
+			if !slices.Contains(images.Languages, lang) {
+				return fmt.Errorf("images build: no image %q; the images are %s", lang, imageNames())
+			}
+			opts.Languages = append(opts.Languages, lang)
 		}
 	}
 	return images.BuildImages(ctx, opts, env.stdout)
+}
+
+func imageNames() string {
+	var names []string
+	for _, l := range images.Languages {
+		names = append(names, string(l))
+	}
+	return strings.Join(names, ",")
+}
+
+// runImagesList prints every sandbox image: its tag, whether it is built, its
+// size, and the versions of the languages it runs.
+func runImagesList(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("images list", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("connect to docker: %w", err)
+	}
+	defer docker.Close()
+	list, err := images.List(ctx, docker)
+	if err != nil {
+		return err
+	}
+	for _, im := range list {
+		if !im.Present {
+			fmt.Fprintf(env.stdout, "%-34s missing (rewardmesh images build --languages %s)\n", im.Tag, im.Language)
+			continue
+		}
+		fmt.Fprintf(env.stdout, "%-34s %5d MB  %s\n", im.Tag, im.SizeMB, strings.Join(im.Versions, "; "))
+	}
+	return nil
 }
 
 // runEval runs a LiveCodeBench or Codeforces batch, through a gateway given with

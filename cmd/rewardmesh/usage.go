@@ -35,10 +35,13 @@ rewardmesh train --steps 1000 --out runs/sort3 --nats nats://127.0.0.1:4222 # re
 	"nats": {"rewardmesh nats [--addr HOST:PORT] [--data DIR]", `
 rewardmesh nats                                  # 127.0.0.1:4222, JetStream in a temporary folder
 rewardmesh nats --addr 0.0.0.0:4222 --data /data # as docker-compose runs it`},
-	"images build": {"rewardmesh images build [--languages python,cpp] [--force] [--base IMAGE] [--mirror URL] [--cache-dir DIR]", `
-rewardmesh images build                          # every language; a debootstrap base where no registry answers
+	"images build": {"rewardmesh images build [--languages python,cpp,...] [--force] [--base IMAGE] [--mirror URL] [--cache-dir DIR]", `
+rewardmesh images build                          # every image; a debootstrap base where no registry answers
 rewardmesh images build --languages cpp --force  # rebuild the C++ image
+rewardmesh images build --languages java,node    # Java and Kotlin; JavaScript and TypeScript
 rewardmesh images build --mirror http://deb.debian.org/debian`},
+	"images list": {"rewardmesh images list", `
+rewardmesh images list                           # each image: built or missing, its size, its languages' versions`},
 	"stats": {"rewardmesh stats [SERVICE...] [--nats URL] [--wait 1s]", `
 rewardmesh stats --nats nats://127.0.0.1:4222    # every replica of every service, one JSON line each
 rewardmesh stats sandbox math --wait 3s`},
@@ -58,9 +61,10 @@ rewardmesh bench math --rounds 5`},
 	"bench runcode": {"rewardmesh bench runcode [--clients 1,2,64] [--tests-per-problem N] [--load FILE] [--server URL]", `
 rewardmesh bench runcode                         # verl's load: every CodeContests test is one /run_code request
 rewardmesh bench runcode --clients 64 --tests-per-problem 20 --server http://127.0.0.1:8080`},
-	"bench sandbox": {"rewardmesh bench sandbox [--tests 200] [--single 100] [--isolation process,fork] [--load FILE]", `
+	"bench sandbox": {"rewardmesh bench sandbox [--tests 200] [--single 100] [--isolation process,fork] [--load FILE] [--languages all|python,java,...]", `
 rewardmesh bench sandbox
 rewardmesh bench sandbox --isolation fork        # Python rows for the fork server's copies only
+rewardmesh bench sandbox --languages all --tests 20   # each language's overhead per test, side by side
 rewardmesh bench sandbox --load ''               # the overhead and single-run rows only, no throughput run`},
 	"bench swe": {"rewardmesh bench swe [--pairs FILE]", `
 rewardmesh bench swe                             # the difflib pairs of ../shared/conformance/swe`},

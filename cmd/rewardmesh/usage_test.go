@@ -20,7 +20,7 @@ func TestEveryCommandHelp(t *testing.T) {
 	}
 	cases = append(cases,
 		[]string{"serve", "math", "-h"}, []string{"serve", "gateway", "--help"}, []string{"serve", "trainer", "-h"},
-		[]string{"images", "build", "-h"}, []string{"eval", "lcb", "-h"}, []string{"eval", "codeforces", "-h"},
+		[]string{"images", "build", "-h"}, []string{"images", "list", "-h"}, []string{"eval", "lcb", "-h"}, []string{"eval", "codeforces", "-h"},
 		[]string{"-h"},
 	)
 	slices.SortFunc(cases, slices.Compare)

@@ -27,16 +27,34 @@ import (
 // inside its own budget (compile + run timeouts + a margin), and a mesh that
 // could not run the program in that time answers 504 — never a verdict.
 
-// sandboxFusionLanguages maps SandboxFusion's language names to the sandbox's.
+// sandboxFusionLanguages maps SandboxFusion's language names to the sandbox's,
+// and the sandbox's own names beyond them (pypy3, kotlin, c, cpp20).
+// SandboxFusion's kotlin_script runs a script without a main, which the
+// sandbox's Kotlin does not.
 var sandboxFusionLanguages = map[string]string{
-	"python": "python",
-	"cpp":    "cpp",
-	"bash":   "bash",
+	"python":     "python",
+	"pypy3":      "pypy3",
+	"cpp":        "cpp",
+	"cpp20":      "cpp20",
+	"c":          "c",
+	"java":       "java",
+	"kotlin":     "kotlin",
+	"go":         "go",
+	"nodejs":     "javascript",
+	"js":         "javascript",
+	"javascript": "javascript",
+	"typescript": "typescript",
+	"ts":         "typescript",
+	"rust":       "rust",
+	"ruby":       "ruby",
+	"bash":       "bash",
 }
 
 // compiledLanguages are the sandbox languages with a compile step, whose
-// compile_result is not null.
-var compiledLanguages = map[string]bool{"cpp": true}
+// compile_result is not null (TypeScript's is its transpile).
+var compiledLanguages = map[string]bool{
+	"cpp": true, "cpp20": true, "c": true, "java": true, "kotlin": true, "go": true, "rust": true, "typescript": true,
+}
 
 // runCodeRequest is SandboxFusion's RunCodeRequest. Fields it has that the
 // sandbox has no use for (args, for pytest) and fields other clients add (ROLL's
@@ -172,7 +190,7 @@ func (req *runCodeRequest) check() (runCodeLimits, error) {
 		p["code"] = "required: the program's source"
 	}
 	if req.Language == nil || *req.Language == "" {
-		p["language"] = "required: the language to run the code in (python, cpp, bash)"
+		p["language"] = "required: the language to run the code in (python, cpp, java, go, nodejs, typescript, rust, ruby, bash, ...)"
 	}
 	var l runCodeLimits
 	var msg string

@@ -247,6 +247,43 @@ func TestRunCodeTranslatesTheRequest(t *testing.T) {
 	}
 }
 
+// SandboxFusion's language names reach the sandbox as its own, and a compiled
+// language's run carries its compile timeout and answers a compile_result.
+func TestRunCodeSandboxFusionLanguages(t *testing.T) {
+	f, sb := newRunCodeFixture(t)
+	for _, tc := range []struct {
+		asked, sent string
+		compiled    bool
+	}{
+		{"python", "python", false}, {"cpp", "cpp", true}, {"java", "java", true}, {"go", "go", true},
+		{"nodejs", "javascript", false}, {"js", "javascript", false}, {"typescript", "typescript", true},
+		{"ts", "typescript", true}, {"rust", "rust", true}, {"ruby", "ruby", false}, {"bash", "bash", false},
+		{"kotlin", "kotlin", true}, {"pypy3", "pypy3", false},
+	} {
+		source := "ok"
+		if tc.compiled {
+			source = "ok-cpp"
+		}
+		code, out := f.post(t, "/run_code", runCode(source, tc.asked, ""))
+		if code != 200 || out["status"] != "Success" {
+			t.Fatalf("%s: %d %v", tc.asked, code, out)
+		}
+		item := sb.last()
+		if item["language"] != tc.sent {
+			t.Errorf("%s reached the sandbox as %v, want %s", tc.asked, item["language"], tc.sent)
+		}
+		if _, ok := item["compile_limit_ms"]; ok != tc.compiled {
+			t.Errorf("%s: compile_limit_ms sent %v, want %v", tc.asked, ok, tc.compiled)
+		}
+		if (out["compile_result"] != nil) != tc.compiled {
+			t.Errorf("%s: compile_result %v", tc.asked, out["compile_result"])
+		}
+	}
+	if code, out := f.post(t, "/run_code", runCode("ok", "kotlin_script", "")); code != 200 || out["status"] != "SandboxError" {
+		t.Errorf("kotlin_script (a script without main): %d %v, want SandboxError", code, out)
+	}
+}
+
 func TestRunCodeWaitsOutBusyAndRetriesSystemErrors(t *testing.T) {
 	f, sb := newRunCodeFixture(t)
 	for _, source := range []string{"busy-twice", "se-once"} {

@@ -33,6 +33,9 @@ type BenchOptions struct {
 	// Isolations are the Python isolations measured, each in its own rows
 	// ("process", "fork"); empty is the default isolation only.
 	Isolations []string
+	// Languages, when set, makes Bench measure only these languages' per-test
+	// overhead, one row each, side by side (benchLanguages).
+	Languages []Language
 }
 
 // benchCase is one row's program: a language, and for Python an isolation.
@@ -79,6 +82,9 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 	}
 	fmt.Fprintf(w, "sandbox bench: %d rounds of %d tests in sequence, service and bare alternating; concurrency %d, test parallelism %d\n",
 		opts.Rounds, opts.Tests, s.cfg.Concurrency, s.cfg.TestParallel)
+	if len(opts.Languages) > 0 {
+		return benchLanguages(ctx, s, opts.Languages, opts.Tests, opts.Rounds, w)
+	}
 	for _, c := range benchCases(opts.Isolations) {
 		if err := benchOverhead(ctx, s, c, opts.Tests, opts.Rounds, w); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 // the checker itself.
 type checkerSession struct {
 	ss   *session
+	lang Language
 	argv []string
 	mu   sync.Mutex // one check at a time: they share the file names
 	// interactive: the program is an interactor (interact.go), not a checker.
@@ -33,7 +34,7 @@ func (s *Sandbox) openChecker(ctx context.Context, ch *Checker, lang Language) (
 	}
 	var prep prepared
 	if lang.compiled() {
-		prep, err = ss.compileCpp(ctx, lang, ch.Source, "checker", compileLimits, "", false, nil)
+		prep, err = ss.compile(ctx, lang, ch.Source, "checker", compileLimits, "", false, nil)
 	} else {
 		prep, err = ss.prepare(ctx, lang, ch.Source, false, "", true, nil)
 	}
@@ -45,7 +46,7 @@ func (s *Sandbox) openChecker(ctx context.Context, ch *Checker, lang Language) (
 		ss.close()
 		return nil, reward.Errorf(reward.Invalid, "checker does not compile: %s", prep.compileOutput)
 	}
-	return &checkerSession{ss: ss, argv: prep.argv}, nil
+	return &checkerSession{ss: ss, lang: lang, argv: prep.argv}, nil
 }
 
 func (c *checkerSession) close() { c.ss.close() }
@@ -63,7 +64,8 @@ func (c *checkerSession) check(ctx context.Context, tc reward.TestCase, output [
 		"answer.txt": {Data: []byte(tc.Output)},
 	}
 	argv := append(append([]string{}, c.argv...), "input.txt", "output.txt", "answer.txt")
-	resp, err := c.ss.do(ctx, runner.Request{Op: runner.OpRun, Files: files, Argv: argv, Limits: checkerLimits})
+	lim := c.lang.limits(checkerLimits)
+	resp, err := c.ss.do(ctx, runner.Request{Op: runner.OpRun, Files: files, Argv: withLimits(argv, lim), Limits: lim})
 	if err != nil {
 		return "", 0, fmt.Errorf("run the checker: %w", err)
 	}

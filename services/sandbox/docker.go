@@ -61,6 +61,9 @@ func newDockerBackend(ctx context.Context, s *Sandbox) (*dockerBackend, error) {
 		return nil, fmt.Errorf("reach docker: %w", err)
 	}
 	d.reconcile(ctx)
+	// Python's and C++'s containers are started at once; another language's on
+	// its first submission (poolFor), so that a sandbox asked only for Python
+	// keeps no JVM image's containers warm.
 	for _, lang := range []Language{Python, Cpp} {
 		missing, err := images.Missing(ctx, d.docker, []images.Language{images.Language(lang)})
 		if err != nil {
@@ -176,6 +179,21 @@ func (d *dockerBackend) poolFor(ctx context.Context, lang Language) (*pool.Pool,
 		return p, nil
 	}
 	tag := images.Tag(images.Language(lang))
+	if d.builds[lang] == nil {
+		// Built since the start (`rewardmesh images build`), or never looked for.
+		missing, err := images.Missing(ctx, d.docker, []images.Language{images.Language(lang)})
+		if err != nil {
+			d.mu.Unlock()
+			return nil, reward.Errorf(reward.Unavailable, "look for sandbox image %s: %v", tag, err)
+		}
+		if len(missing) == 0 {
+			d.builds[lang] = &imageState{ready: true}
+			p := d.newPool(lang)
+			d.pools[lang] = p
+			d.mu.Unlock()
+			return p, nil
+		}
+	}
 	if !d.s.cfg.BuildMissing {
 		d.mu.Unlock()
 		return nil, reward.Errorf(reward.Unavailable, "sandbox image %s is missing: run `rewardmesh images build`", tag)

@@ -28,6 +28,8 @@ func TestExtractCode(t *testing.T) {
 		{"trailing shell block", "```python\nprint(1)\n```\nRun it:\n```bash\npython3 main.py\n```", "", "print(1)", Python, true},
 		{"shell block asked for", "```python\nprint(1)\n```\n```bash\necho 1\n```", Bash, "echo 1", Bash, true},
 		{"only a shell block", "```sh\necho 1\n```", "", "echo 1", "", true},
+		{"a java block chooses java", "```java\npublic class A {}\n```\nRun:\n```bash\njava A\n```", "", "public class A {}", Java, true},
+		{"a golang block", "```golang\npackage main\n```", "", "package main", Go, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

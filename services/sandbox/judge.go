@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
@@ -210,6 +209,7 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 	if sp.limits, err = s.limits(it.TimeLimitMS, it.MemoryLimitMB); err != nil {
 		return sp, err
 	}
+	sp.limits = lang.limits(sp.limits)
 	if it.Checker != nil {
 		cl, ok := ParseLanguage(it.Checker.Language)
 		if !ok {
@@ -431,8 +431,8 @@ type prepared struct {
 	carry map[string]runner.File
 }
 
-// prepare writes the submission into the session and compiles it (C++) or checks
-// its syntax (Python).
+// prepare writes the submission into the session and compiles it (a compiled
+// language) or checks its syntax (Python).
 //
 // A Python program is checked for syntax first only with checkFirst (a
 // checker, which must compile before it judges anything). A submission runs at
@@ -441,7 +441,7 @@ type prepared struct {
 // with the check (see syntaxError).
 //
 // files (the item's own: headers, a grader, data) are written beside the
-// program first; a C++ program is compiled together with the sources among them.
+// program first; a C or C++ program is compiled together with the sources among them.
 func (ss *session) prepare(ctx context.Context, lang Language, source string, functional bool, fnName string, checkFirst bool, files map[string]runner.File) (prepared, error) {
 	if lang.compiled() && len(files) > 0 {
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: files}); err != nil {
@@ -449,16 +449,16 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 		}
 	}
 	if lang.compiled() {
-		return ss.compileCpp(ctx, lang, source, "main", compileLimits, filesKey(files), false, sourcesFor(lang, files))
+		return ss.compile(ctx, lang, source, "main", compileLimits, filesKey(files), false, sourcesFor(lang, files))
 	}
 	switch lang {
-	case Bash:
+	default:
 		all := map[string]runner.File{lang.sourceFile(): {Data: []byte(source)}}
 		maps.Copy(all, files)
 		if _, err := ss.do(ctx, runner.Request{Op: runner.OpWrite, Files: all}); err != nil {
 			return prepared{}, fmt.Errorf("write the submission: %w", err)
 		}
-		return prepared{argv: []string{"bash", lang.sourceFile()}}, nil
+		return prepared{argv: lang.command(lang.sourceFile())}, nil
 	case Python:
 		all := pythonFiles(source, functional, fnName)
 		maps.Copy(all, files)
@@ -480,7 +480,6 @@ func (ss *session) prepare(ctx context.Context, lang Language, source string, fu
 		}
 		return prepared{argv: argv}, nil
 	}
-	return prepared{}, fmt.Errorf("no way to prepare %s", lang)
 }
 
 // pythonFiles are the files a Python submission runs from.
@@ -492,23 +491,26 @@ func pythonFiles(source string, functional bool, fnName string) map[string]runne
 	return files
 }
 
-// compileCpp compiles source to ./name under lim, or writes the binary an
-// identical compile made before. context is anything else the compile reads (the
-// hash of files written beside the source, which it may include); it is part of
-// the cache key.
+// compile compiles source to name's artifact (./name, name.jar, name.js) under
+// lim, or writes the artifact an identical compile made before. context is
+// anything else the compile reads (the hash of files written beside the source,
+// which it may include); it is part of the cache key.
 //
-// A binary from the cache is written into the container at once, or, with
+// An artifact from the cache is written into the container at once, or, with
 // carry, left in prepared.carry for the caller's run to take along.
 //
 // extra are more sources to compile with it (an IOI grader), already written;
 // context must then cover them (filesKey), as it does the headers beside it.
-func (ss *session) compileCpp(ctx context.Context, lang Language, source, name string, lim runner.Limits, context string, carry bool, extra []string) (prepared, error) {
-	sum := sha256.Sum256([]byte(strings.Join(lang.compiler(), " ") + "\x00" + context + "\x00" + source))
+func (ss *session) compile(ctx context.Context, lang Language, source, name string, lim runner.Limits, context string, carry bool, extra []string) (prepared, error) {
+	lim = lang.compileLimits(lim)
+	artifact := lang.artifact(name)
+	command := lang.compileCommand(lang.sourceFor(name, source), artifact, source, extra)
+	sum := sha256.Sum256([]byte(strings.Join(command, "\x00") + "\x00" + context + "\x00" + source))
 	key := hex.EncodeToString(sum[:])
 	for {
 		entry, leader := ss.s.cache.begin(key)
 		if leader {
-			entry.result, entry.binary, entry.err = ss.compileIn(ctx, lang, source, name, lim, extra)
+			entry.result, entry.binary, entry.err = ss.compileIn(ctx, lang, source, name, lim, command)
 			ss.s.cache.finish(key, entry)
 			return entry.result, entry.err
 		}
@@ -525,7 +527,7 @@ func (ss *session) compileCpp(ctx context.Context, lang Language, source, name s
 		}
 		res := entry.result
 		res.compileCached = true
-		binary := map[string]runner.File{name: {Data: entry.binary, Exec: true}}
+		binary := map[string]runner.File{artifact: {Data: entry.binary, Exec: true}}
 		if carry {
 			res.carry = binary
 			return res, nil
@@ -537,10 +539,9 @@ func (ss *session) compileCpp(ctx context.Context, lang Language, source, name s
 	}
 }
 
-func (ss *session) compileIn(ctx context.Context, lang Language, source, name string, lim runner.Limits, extra []string) (prepared, []byte, error) {
-	src := name + path.Ext(lang.sourceFile())
-	argv := append(append(append(append([]string{}, lang.compiler()...), "-o", name, src), extra...), lang.libraries()...)
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: map[string]runner.File{src: {Data: []byte(source)}}, Argv: argv, Limits: lim})
+func (ss *session) compileIn(ctx context.Context, lang Language, source, name string, lim runner.Limits, command []string) (prepared, []byte, error) {
+	src, artifact := lang.sourceFor(name, source), lang.artifact(name)
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: map[string]runner.File{src: {Data: []byte(source)}}, Argv: command, Limits: lim})
 	if err != nil {
 		return prepared{}, nil, fmt.Errorf("compile: %w", err)
 	}
@@ -548,7 +549,7 @@ func (ss *session) compileIn(ctx context.Context, lang Language, source, name st
 		return prepared{}, nil, fmt.Errorf("compile: %s", resp.Error)
 	}
 	out := string(resp.Stderr)
-	res := prepared{argv: []string{"./" + name}, compileOutput: out, compileExit: resp.ExitCode, compileWallMS: resp.WallMicros / 1000}
+	res := prepared{argv: lang.command(artifact), compileOutput: out, compileExit: resp.ExitCode, compileWallMS: resp.WallMicros / 1000}
 	if resp.Status != runner.StatusOK {
 		res.argv, res.compileFailed = nil, true
 		if resp.Status == runner.StatusTLE {
@@ -560,7 +561,7 @@ func (ss *session) compileIn(ctx context.Context, lang Language, source, name st
 		}
 		return res, nil, nil
 	}
-	bin, err := ss.do(ctx, runner.Request{Op: runner.OpRead, Path: name})
+	bin, err := ss.do(ctx, runner.Request{Op: runner.OpRead, Path: artifact})
 	if err != nil {
 		return prepared{}, nil, fmt.Errorf("read the compiled binary: %w", err)
 	}
@@ -720,7 +721,7 @@ func (s *Sandbox) openLane(ctx context.Context, sp judgeSpec, p Boxes) *session 
 			_, err = lane.do(ctx, runner.Request{Op: runner.OpWrite, Files: sp.files})
 		}
 		if err == nil {
-			prep, err = lane.compileCpp(ctx, sp.lang, sp.source, "main", compileLimits, filesKey(sp.files), false, sourcesFor(sp.lang, sp.files))
+			prep, err = lane.compile(ctx, sp.lang, sp.source, "main", compileLimits, filesKey(sp.files), false, sourcesFor(sp.lang, sp.files))
 		}
 		if err == nil && prep.compileFailed {
 			err = errors.New("the compile failed in a second container")
@@ -760,7 +761,7 @@ func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc 
 	if check != nil && check.interactive {
 		return ss.interact(ctx, sp, argv, tc, check)
 	}
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(tc.Input), Limits: sp.limits})
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: withLimits(argv, sp.limits), Stdin: []byte(tc.Input), Limits: sp.limits})
 	if err != nil {
 		return TestResult{}, fmt.Errorf("run a test: %w", err)
 	}
@@ -815,8 +816,8 @@ func timeMS(resp runner.Response, lim runner.Limits) int64 {
 }
 
 // runVerdict maps how a program ended to a verdict before its output is
-// compared. Running out of memory shows as a language's own error under an
-// address-space limit: Python's MemoryError, C++'s std::bad_alloc.
+// compared. Running out of memory may show as the language's own error
+// (outOfMemory).
 func runVerdict(lang Language, resp runner.Response) reward.Verdict {
 	switch resp.Status {
 	case runner.StatusOK:
@@ -834,18 +835,6 @@ func runVerdict(lang Language, resp runner.Response) reward.Verdict {
 		return reward.MemoryLimitExceeded
 	}
 	return reward.RuntimeError
-}
-
-func outOfMemory(lang Language, resp runner.Response) bool {
-	stderr := string(resp.Stderr)
-	switch lang {
-	case Python:
-		last := lastLine(stderr)
-		return strings.HasPrefix(last, "MemoryError")
-	case Cpp, Cpp20:
-		return resp.Signal == int(syscall.SIGABRT) && strings.Contains(stderr, "std::bad_alloc")
-	}
-	return false
 }
 
 func lastLine(s string) string {

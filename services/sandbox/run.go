@@ -99,6 +99,13 @@ func (s *Sandbox) Run(ctx context.Context, it RunItem) (RunResult, error) {
 	if err != nil {
 		return RunResult{}, err
 	}
+	if it.WallLimitMS > 0 {
+		// The caller's own wall clock (SandboxFusion's run_timeout), which
+		// the language does not stretch.
+		lim.AddressSpaceBytes = lang.limits(lim).AddressSpaceBytes
+	} else {
+		lim = lang.limits(lim)
+	}
 	files, err := runFiles(lang, it)
 	if err != nil {
 		return RunResult{}, err
@@ -210,7 +217,7 @@ func ownFiles(lang Language) []string {
 	case lang == Python:
 		own = append(own, harnessFile)
 	case lang.compiled():
-		own = append(own, "main")
+		own = append(own, "main", lang.artifact("main"))
 	}
 	return own
 }
@@ -263,10 +270,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 		t = m.since(stageWrite, lang, t)
 		runFiles = nil
 	}
-	argv := []string{"python3", solutionFile}
-	if lang == Bash {
-		argv = []string{"bash", lang.sourceFile()}
-	}
+	argv := lang.command(lang.sourceFile())
 	var compile *CompileResult
 	if lang.compiled() {
 		// files holds only the user's files here: the source goes in with the compile.
@@ -275,7 +279,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 			climits.WallMillis = min(climits.WallMillis, int64(it.CompileLimitMS))
 			climits.CPUMillis = min(climits.CPUMillis, int64(it.CompileLimitMS))
 		}
-		prep, err := ss.compileCpp(ctx, lang, it.Source, "main", climits, filesKey(files), true, sourcesFor(lang, files))
+		prep, err := ss.compile(ctx, lang, it.Source, "main", climits, filesKey(files), true, sourcesFor(lang, files))
 		if err != nil {
 			return RunResult{}, err
 		}
@@ -292,7 +296,7 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 		argv = prep.argv
 		runFiles = prep.carry
 	}
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: runFiles, Argv: argv, Stdin: []byte(it.Stdin), Limits: lim})
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: runFiles, Argv: withLimits(argv, lim), Stdin: []byte(it.Stdin), Limits: lim})
 	if err != nil {
 		return RunResult{}, err
 	}

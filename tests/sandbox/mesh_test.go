@@ -45,6 +45,10 @@ func TestMeshRewards(t *testing.T) {
 		{ID: json.RawMessage(`"b"`), Domain: reward.Code, Response: "```python\nprint(16)\n```", Reference: ref},
 		{ID: json.RawMessage(`"c"`), Domain: reward.Code, Response: "```python\nprint(16)\n```", Reference: json.RawMessage(`{"tests":[]}`)},
 		{ID: json.RawMessage(`"d"`), Domain: reward.Code, Response: "```cpp\n#include <iostream>\nint main(){long n;std::cin>>n;std::cout<<n*n<<'\\n';}\n```", Reference: ref},
+		// A Java block chooses Java; reference.language chooses Go for an untagged block.
+		{ID: json.RawMessage(`"e"`), Domain: reward.Code, Response: "Here:\n```java\nimport java.util.*;\npublic class Sq { public static void main(String[] a) { long n = new Scanner(System.in).nextLong(); System.out.println(n * n); } }\n```", Reference: ref},
+		{ID: json.RawMessage(`"f"`), Domain: reward.Code, Response: "```\npackage main\nimport \"fmt\"\nfunc main() { var n int; fmt.Scan(&n); fmt.Println(n * n) }\n```",
+			Reference: json.RawMessage(`{"language":"golang","tests":[{"input":"4\n","output":"16\n"},{"input":"5\n","output":"25\n"}]}`)},
 	}
 	payload, _ := json.Marshal(map[string]any{"items": items})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -64,7 +68,7 @@ func TestMeshRewards(t *testing.T) {
 		reward  float64
 		verdict reward.Verdict
 		code    reward.ErrorCode
-	}{{`"a"`, 1, reward.Accepted, ""}, {`"b"`, 0, reward.WrongAnswer, ""}, {`"c"`, 0, "", reward.Invalid}, {`"d"`, 1, reward.Accepted, ""}}
+	}{{`"a"`, 1, reward.Accepted, ""}, {`"b"`, 0, reward.WrongAnswer, ""}, {`"c"`, 0, "", reward.Invalid}, {`"d"`, 1, reward.Accepted, ""}, {`"e"`, 1, reward.Accepted, ""}, {`"f"`, 1, reward.Accepted, ""}}
 	for i, w := range want {
 		r := resp.Results[i]
 		if string(r.ID) != w.id || r.Reward != w.reward || r.Domain != reward.Code {

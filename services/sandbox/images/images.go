@@ -1,5 +1,6 @@
-// Package images builds the sandbox's Docker images: the Python and C++ images from
-// sandbox-images/, each holding the static runner agent. Where Docker can pull,
+// Package images builds the sandbox's Docker images from sandbox-images/, one
+// an image (a runtime and the languages it runs), each holding the static
+// runner agent. Where Docker can pull,
 // they build on debian:bookworm-slim; where it cannot (CI, air-gapped hosts) the
 // base is bootstrapped with debootstrap from a Debian mirror and imported, and the
 // bootstrap is cached so a rerun costs only the import.
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	sandboximages "github.com/rewardmesh/rewardmesh/sandbox-images"
@@ -31,12 +33,19 @@ import (
 type Language string
 
 const (
-	Python Language = "python"
-	Cpp    Language = "cpp"
+	Python Language = "python" // CPython 3 and bash
+	Cpp    Language = "cpp"    // C, C++17, C++20
+	Java   Language = "java"   // Java (OpenJDK 17) and Kotlin
+	Go     Language = "go"
+	Node   Language = "node" // JavaScript and TypeScript
+	Rust   Language = "rust"
+	Ruby   Language = "ruby"
+	PyPy   Language = "pypy"
 )
 
-// Languages lists every language with an image, in build order.
-var Languages = []Language{Python, Cpp}
+// Languages lists every image, in build order: the two every sandbox starts
+// first, then the rest, smallest first.
+var Languages = []Language{Python, Cpp, Ruby, PyPy, Node, Go, Rust, Java}
 
 // Tag is the image a language runs in. The tag carries the runner's protocol
 // version, so a service never talks to an agent that speaks another protocol.
@@ -410,4 +419,82 @@ func buildImage(ctx context.Context, docker *client.Client, lang Language, base 
 		return fmt.Errorf("build %s: image missing after the build (%v)", Tag(lang), err)
 	}
 	return nil
+}
+
+// VersionsFile is where an image records its languages' versions, one
+// "language: version" line each, written when it is built.
+const VersionsFile = "/usr/local/share/rewardmesh/versions"
+
+// Image is what List reports of one image.
+type Image struct {
+	Language Language
+	Tag      string
+	Present  bool
+	SizeMB   int64
+	Versions []string // VersionsFile's lines
+}
+
+// List reports every image: whether it is built, and the versions it holds,
+// read from a container created (never started) from it.
+func List(ctx context.Context, docker *client.Client) ([]Image, error) {
+	var out []Image
+	for _, lang := range Languages {
+		im := Image{Language: lang, Tag: Tag(lang)}
+		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		inspect, err := docker.ImageInspect(ictx, im.Tag)
+		cancel()
+		switch {
+		case cerrdefs.IsNotFound(err):
+			out = append(out, im)
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("inspect image %s: %w", im.Tag, err)
+		}
+		im.Present, im.SizeMB = true, inspect.Size>>20
+		if im.Versions, err = versions(ctx, docker, im.Tag); err != nil {
+			return nil, err
+		}
+		out = append(out, im)
+	}
+	return out, nil
+}
+
+func versions(ctx context.Context, docker *client.Client, tag string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	created, err := docker.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Image:  tag,
+		Config: &container.Config{Labels: map[string]string{"rewardmesh.sandbox.versions": "1"}, NetworkDisabled: true},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create a container of %s: %w", tag, err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = docker.ContainerRemove(rctx, created.ID, client.ContainerRemoveOptions{Force: true})
+	}()
+	res, err := docker.CopyFromContainer(ctx, created.ID, client.CopyFromContainerOptions{SourcePath: VersionsFile})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return nil, nil // an image built before versions were recorded
+		}
+		return nil, fmt.Errorf("read %s from %s: %w", VersionsFile, tag, err)
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	if _, err := tr.Next(); err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", VersionsFile, tag, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(tr, 1<<16))
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", VersionsFile, tag, err)
+	}
+	var lines []string
+	for line := range strings.Lines(string(data)) {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return lines, nil
 }

@@ -973,7 +973,7 @@ func startLimited(prog string, argv []string, dir string, files []uintptr, lim L
 	if !ws.Stopped() {
 		return pid, &exited{ws, ru}, nil
 	}
-	if vm := virtualSize(pid); vm > lim.MemoryBytes {
+	if as := addressSpace(lim); as != rlimInfinity && uint64(virtualSize(pid)) > as {
 		// Its static data alone is over the limit: what execve under RLIMIT_AS
 		// would have refused with ENOMEM.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
@@ -1058,8 +1058,19 @@ func rlimits(lim Limits) []rlimit {
 		// The main stack can still grow to the gap execve left below it (128 MiB
 		// at least).
 		{syscall.RLIMIT_STACK, "stack", rlimInfinity, rlimInfinity},
-		{syscall.RLIMIT_AS, "as", uint64(lim.MemoryBytes), uint64(lim.MemoryBytes)},
+		{syscall.RLIMIT_AS, "as", addressSpace(lim), addressSpace(lim)},
 	}
+}
+
+// addressSpace is the run's RLIMIT_AS (see Limits.AddressSpaceBytes).
+func addressSpace(lim Limits) uint64 {
+	switch {
+	case lim.AddressSpaceBytes < 0:
+		return rlimInfinity
+	case lim.AddressSpaceBytes > 0:
+		return uint64(lim.AddressSpaceBytes)
+	}
+	return uint64(lim.MemoryBytes)
 }
 
 func setLimits(pid int, lim Limits) error {

@@ -80,6 +80,27 @@ func TestAgentMemoryLimit(t *testing.T) {
 	}
 }
 
+// A run with AddressSpaceBytes -1 has no RLIMIT_AS (the JVM, V8 and Go
+// reserve far more than they use); one that leaves it 0 gets MemoryBytes.
+func TestAgentAddressSpaceLimit(t *testing.T) {
+	a := newTestAgent(t)
+	py := needTool(t, "python3")
+	show := "import resource; print(*resource.getrlimit(resource.RLIMIT_AS), *resource.getrlimit(resource.RLIMIT_NPROC))"
+	for _, tc := range []struct {
+		as   int64
+		want string
+	}{
+		{0, "134217728 134217728 128 128\n"},
+		{-1, "-1 -1 128 128\n"},
+		{1 << 30, "1073741824 1073741824 128 128\n"},
+	} {
+		resp := a.run(Request{Op: OpRun, Argv: []string{py, "-c", show}, Limits: Limits{MemoryBytes: 128 << 20, AddressSpaceBytes: tc.as, Processes: 128}})
+		if resp.Status != StatusOK || string(resp.Stdout) != tc.want {
+			t.Fatalf("AddressSpaceBytes %d: %+v stdout %q, want %q (stderr %q)", tc.as, resp, resp.Stdout, tc.want, resp.Stderr)
+		}
+	}
+}
+
 func TestAgentStartErrors(t *testing.T) {
 	a := newTestAgent(t)
 	for _, argv := range [][]string{nil, {"no-such-program-here"}, {"/no/such/path"}} {

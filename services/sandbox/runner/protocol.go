@@ -74,10 +74,15 @@ type File struct {
 type Limits struct {
 	CPUMillis   int64 `json:"cpu_ms,omitempty"` // of all the run's processes together
 	WallMillis  int64 `json:"wall_ms,omitempty"`
-	MemoryBytes int64 `json:"memory_bytes,omitempty"` // each process's address space (RLIMIT_AS), and all the run's processes' memory together
+	MemoryBytes int64 `json:"memory_bytes,omitempty"` // all the run's processes' memory together, and each one's address space unless AddressSpaceBytes says otherwise
 	OutputBytes int64 `json:"output_bytes,omitempty"` // stdout; of stderr at most 64 KiB is kept
 	FileBytes   int64 `json:"file_bytes,omitempty"`   // largest file it may write (RLIMIT_FSIZE)
 	Processes   int64 `json:"processes,omitempty"`    // RLIMIT_NPROC
+	// AddressSpaceBytes is each process's RLIMIT_AS: 0 is MemoryBytes, -1 none.
+	// Runtimes that reserve far more address space than they use (the JVM, V8,
+	// Go's) cannot start under a limit near their memory; their memory is still
+	// bounded by MemoryBytes, metered over all the run's processes.
+	AddressSpaceBytes int64 `json:"address_space_bytes,omitempty"`
 }
 
 // Status is how a run ended.
