@@ -54,7 +54,7 @@ func Main(ctx context.Context, args []string, newJudge func(server string) (Judg
 		tests = fs.String("tests", "", "open-r1/ioi-test-cases rows, JSON lines (required)")
 		submissions = fs.Int("submissions", 50, "submissions chosen per task (IOI's limit), by open-r1's round robin")
 		maxMemory = fs.Int("max-memory-mb", 0, "lower task memory limits above this to it (0: send them as they are)")
-		medals = fs.String("medals", "", "cut-offs for each year's total, e.g. gold=360,silver=260,bronze=210")
+		medals = fs.String("medals", "", "medal cut-offs for each year's total, NAME=SCORE,... from that year's official results (none by default)")
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -144,7 +144,7 @@ const usage = `usage: rewardmesh eval lcb|codeforces|ioi --problems P --generati
   lcb:        LiveCodeBench problem rows and generations; [--start-date D] [--end-date D] [--timeout 6s] [--k 1,5,10]
   codeforces: Codeforces/CodeContests problems with limits, tests and optional checkers; [--language python] [--k 1,5,10]
   ioi:        open-r1's IOI subtask rows, test cases and model solutions; --tests T [--submissions 50]
-              [--max-memory-mb N] [--medals gold=X,silver=Y,bronze=Z]
+              [--max-memory-mb N] [--medals gold=G,silver=S,bronze=B]
   all:        [--batch 8 (ioi: 4)] [--parallel 4] [--quiet]; a rerun with the same --out resumes
 
 ` + examples
@@ -189,7 +189,7 @@ func parseKs(s string) ([]int, error) {
 	return ks, nil
 }
 
-// parseMedals reads "gold=360,silver=260,bronze=210" into cut-offs, highest first.
+// parseMedals reads "gold=G,silver=S,bronze=B" (numbers) into cut-offs, highest first.
 func parseMedals(s string) ([]Medal, error) {
 	var out []Medal
 	for _, f := range strings.Split(s, ",") {
