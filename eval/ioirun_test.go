@@ -156,6 +156,18 @@ func TestRunIOIBookkeeping(t *testing.T) {
 	if !slices.ContainsFunc(summary.Skipped, func(s string) bool { return strings.Contains(s, "ghost") }) {
 		t.Errorf("skipped: %v", summary.Skipped)
 	}
+	page, err := os.ReadFile(filepath.Join(out, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<td>2023</td>", "score (chosen submissions)", "incomplete", "testlib.h"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(string(page), "report failed") || strings.Contains(string(page), "pass@1 by") {
+		t.Errorf("report: a template failure, or pass@k charts for IOI")
+	}
 	if !strings.Contains(stdout.String(), "IOI 2023:") {
 		t.Errorf("stdout:\n%s", stdout.String())
 	}
