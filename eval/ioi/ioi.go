@@ -99,7 +99,8 @@ func NewTask(r *Row) (*Task, error) {
 	}
 	t := &Task{Year: r.Year, ID: r.ID, Name: r.Name, Day: r.Day, TaskType: r.TaskType, GraderFiles: files, ScorePrecision: 2}
 	if r.ScorePrecision != nil {
-		t.ScorePrecision = *r.ScorePrecision
+		// CMS rounds to a few decimals; out of range would make rounding NaN.
+		t.ScorePrecision = min(max(*r.ScorePrecision, 0), 9)
 	}
 	if r.TimeLimit > 0 {
 		t.TimeLimitMS = int(math.Round(r.TimeLimit * 1000))

@@ -188,3 +188,38 @@ not json
 		t.Errorf("missing %v", m)
 	}
 }
+
+// FuzzParse feeds one input to every reader of the package: none may panic,
+// and a task that parses lays its files out and scores without NaN.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"year":2024,"id":"nile","subtask":"01","score":10,"time_limit":2,"memory_limit":1e300,"score_precision":400,"test_names":["a"],"grader_files":[["checker/checker.cpp","#include \"x.h\""],["checker/x.h","#include \"checker.cpp\""]]}`))
+	f.Add([]byte(`{"problem_id":"x","generation":"` + "```cpp\\nint a;" + `","metadata":{"usage":{"output_tokens":3}}}`))
+	f.Add([]byte(`{"year":1,"problem_id":"p","test_name":"t","test_input":"1","test_output":"2"}` + "\n{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if r, err := ParseRow(data); err == nil {
+			if task, err := NewTask(r); err == nil {
+				task.Unsupported()
+				task.Judging()
+				raw := make([]float64, len(task.Subtasks))
+				for i := range raw {
+					raw[i] = 0.5
+				}
+				if _, total := task.Best([]Submission{{Raw: raw}}, []int{0}); total != total {
+					t.Errorf("NaN score for %s", data)
+				}
+			}
+		}
+		if g, err := ParseGeneration(data); err == nil {
+			AddIncludes(g.Source(), g.ProblemID)
+			g.Length()
+		}
+		ExtractCode(string(data))
+		if ix, err := IndexTests(bytes.NewReader(data), bytes.NewReader(data)); err == nil {
+			for key := range ix.tests {
+				for name := range ix.tests[key] {
+					ix.Load(key, []string{name})
+				}
+			}
+		}
+	})
+}
