@@ -50,6 +50,26 @@ type JudgeItem struct {
 	Compare       string          `json:"compare,omitempty"`
 	Checker       *Checker        `json:"checker,omitempty"`
 	StopOnFail    bool            `json:"stop_on_fail,omitempty"`
+	// Subtasks group tests IOI's way (every test then runs); Files go beside
+	// the program (an IOI grader and its header).
+	Subtasks []Subtask         `json:"subtasks,omitempty"`
+	Files    map[string]string `json:"files,omitempty"`
+}
+
+// Subtask is a judge item's group of tests worth points: indices into Tests.
+type Subtask struct {
+	Name   string  `json:"name,omitempty"`
+	Points float64 `json:"points"`
+	Tests  []int   `json:"tests"`
+}
+
+// SubtaskResult is the judge's score for a subtask: its points times its
+// lowest test score, and the first verdict among its tests that is not AC.
+type SubtaskResult struct {
+	Name    string         `json:"name,omitempty"`
+	Points  float64        `json:"points"`
+	Score   float64        `json:"score"`
+	Verdict reward.Verdict `json:"verdict"`
 }
 
 // TestResult is the judge's verdict on one test.
@@ -57,6 +77,8 @@ type TestResult struct {
 	Verdict  reward.Verdict `json:"verdict"`
 	TimeMS   float64        `json:"time_ms"`
 	MemoryKB float64        `json:"memory_kb"`
+	// Score is a points checker's share (verdict PA); absent otherwise.
+	Score *float64 `json:"score,omitempty"`
 }
 
 // JudgeResult is one result of POST /v1/code/judge (API.md).
@@ -67,6 +89,7 @@ type JudgeResult struct {
 	Total         int             `json:"total"`
 	Tests         []TestResult    `json:"tests"`
 	CompileOutput string          `json:"compile_output,omitempty"`
+	Subtasks      []SubtaskResult `json:"subtasks,omitempty"`
 	Error         *reward.Error   `json:"error,omitempty"`
 }
 

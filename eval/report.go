@@ -25,8 +25,12 @@ func RenderReport(sum *Summary) []byte {
 	var buf bytes.Buffer
 	// Codeforces problems have a rating, not a difficulty, and a source.
 	diffName, platName := "difficulty", "platform"
-	if sum.Benchmark == "codeforces" {
+	switch sum.Benchmark {
+	case "codeforces":
 		diffName, platName = "rating", "source"
+	case "ioi":
+		// IOI scores tasks, not samples: the task table carries the score.
+		diffName, platName = "score (chosen submissions)", "day"
 	}
 	data := reportData{
 		S:          sum,
@@ -203,10 +207,13 @@ table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;paddi
 </style></head><body>
 <h1>rewardmesh eval: {{.S.Benchmark}}</h1>
 <p>{{.S.Problems}} problems, {{.S.Samples}} samples ({{.S.Judged}} judged in this run, {{.S.Cached}} from the cache{{if .S.Deduplicated}}, {{.S.Deduplicated}} duplicates judged once{{end}}){{if .S.Errors}}, <b>{{.S.Errors}} could not be graded — rerun to retry them</b>{{end}}.</p>
-<table><tr>{{range .S.PassAtK}}<th>pass@{{.K}}</th>{{end}}</tr><tr>{{range .S.PassAtK}}<td class="big">{{pct .Value}}</td>{{end}}</tr></table>
+{{if .S.PassAtK}}<table><tr>{{range .S.PassAtK}}<th>pass@{{.K}}</th>{{end}}</tr><tr>{{range .S.PassAtK}}<td class="big">{{pct .Value}}</td>{{end}}</tr></table>{{end}}
+{{if .S.IOI}}<table><tr><th>IOI</th><th>tasks</th><th>score, chosen submissions</th><th>score, all submissions</th><th>of</th><th>medal</th><th>skipped</th></tr>
+{{range .S.IOI}}<tr><td>{{.Year}}</td><td>{{.Tasks}}</td><td class="big">{{printf "%g" .Score}}</td><td>{{printf "%g" .BestScore}}</td><td>{{printf "%g" .MaxScore}}</td><td>{{.Medal}}</td><td>{{.Skipped}}</td></tr>{{end}}
+</table>{{end}}
 <div class="charts">
-{{.Difficulty}}
-{{.Platform}}
+{{if ne .S.Benchmark "ioi"}}{{.Difficulty}}
+{{.Platform}}{{end}}
 {{.Verdicts}}
 {{.Runtime}}
 </div>

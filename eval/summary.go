@@ -29,6 +29,7 @@ type Summary struct {
 	ByPlatform   []Group         `json:"by_platform,omitempty"`
 	Verdicts     map[string]int  `json:"verdicts"`
 	Contests     []ContestScore  `json:"contests,omitempty"`
+	IOI          []IOIYear       `json:"ioi,omitempty"` // per year: IOI totals
 	RowErrors    []lcb.RowError  `json:"row_errors,omitempty"`
 	Skipped      []string        `json:"skipped,omitempty"` // why problems or generations were left out
 	Elapsed      Duration        `json:"elapsed"`

@@ -40,7 +40,7 @@ func commands() map[string]command {
 		"serve":  {"run one service against an external NATS", runServe},
 		"bench":  {"measure speed against a baseline run in the same process (gateway, ...)", runBench},
 		"images": {"build the sandbox images (debootstrap base where no registry answers), or list them with their versions", runImages},
-		"eval":   {"run a LiveCodeBench or Codeforces batch (eval lcb|codeforces)", runEval},
+		"eval":   {"run a LiveCodeBench, Codeforces or IOI batch (eval lcb|codeforces|ioi)", runEval},
 		"train":  {"GRPO training on a demonstration task, rewards from the mesh", runTrain},
 		"stats":  {"every replica's NATS stats: which are up, what work each took", runStats},
 		"nats":   {"run a NATS server with JetStream (compose's message bus)", runNATS},
@@ -49,6 +49,10 @@ func commands() map[string]command {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) > 1 && args[0] == "help" {
+		// `help eval ioi` is `eval ioi -h`: the command's own help.
+		args = append(slices.Clone(args[1:]), "-h")
+	}
 	if len(args) == 0 || isHelp(args[0]) {
 		usage(stdout)
 		return nil

@@ -20,7 +20,8 @@ func TestEveryCommandHelp(t *testing.T) {
 	}
 	cases = append(cases,
 		[]string{"serve", "math", "-h"}, []string{"serve", "gateway", "--help"}, []string{"serve", "trainer", "-h"},
-		[]string{"images", "build", "-h"}, []string{"images", "list", "-h"}, []string{"eval", "lcb", "-h"}, []string{"eval", "codeforces", "-h"},
+		[]string{"images", "build", "-h"}, []string{"images", "list", "-h"}, []string{"eval", "lcb", "-h"}, []string{"eval", "codeforces", "-h"}, []string{"eval", "ioi", "-h"},
+		[]string{"help", "eval", "ioi"},
 		[]string{"-h"},
 	)
 	slices.SortFunc(cases, slices.Compare)
@@ -37,6 +38,9 @@ func TestEveryCommandHelp(t *testing.T) {
 			}
 			if args[0] == "-h" {
 				return // the command list, checked by TestUsageAndBadArguments
+			}
+			if args[0] == "help" {
+				args = args[1:]
 			}
 			if !strings.HasPrefix(out, "usage: rewardmesh "+args[0]) {
 				t.Errorf("stdout does not start with the command line:\n%s", out)
