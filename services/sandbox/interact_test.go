@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 
 	"testing"
 	"time"
@@ -110,6 +111,22 @@ func judgeInteractive(t *testing.T, s *Sandbox) {
 		res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: "import sys\nfor line in sys.stdin:\n    print(int(line) * 2, flush=True)\n", Tests: []reward.TestCase{{Input: "x\n"}}, Interactor: echo, TimeLimitMS: 5000})
 		if err != nil || res.Verdict != reward.Accepted {
 			t.Fatalf("%+v %v", res, err)
+		}
+	})
+	t.Run("a rewards item with an interactor", func(t *testing.T) {
+		ref, err := json.Marshal(CodeReference{Tests: guessTests, Interactor: inter, TimeLimitMS: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range interactiveCases[:3] { // AC, AC, WA
+			want := 0.0
+			if tc.want == reward.Accepted {
+				want = 1
+			}
+			r := s.Reward(ctx, reward.Item{Domain: reward.Code, Response: "```" + tc.lang + "\n" + tc.src + "```", Reference: ref})
+			if r.Error != nil || r.Reward != want {
+				t.Fatalf("%s: reward %v (%s, %v), want %v", tc.name, r.Reward, r.Details, r.Error, want)
+			}
 		}
 	})
 	t.Run("invalid items", func(t *testing.T) {

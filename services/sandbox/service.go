@@ -67,6 +67,8 @@ type CodeReference struct {
 	MemoryLimitMB int               `json:"memory_limit_mb,omitempty"`
 	Compare       string            `json:"compare,omitempty"`
 	Checker       *Checker          `json:"checker,omitempty"`
+	// Interactor makes the problem interactive (JudgeItem.Interactor).
+	Interactor *Checker `json:"interactor,omitempty"`
 	// Subtasks make the reward IOI's score over its most, 0 to 1, where
 	// without them it is 1 for a program that passes every test and else 0.
 	Subtasks []Subtask `json:"subtasks,omitempty"`
@@ -131,7 +133,7 @@ func (s *Sandbox) Reward(ctx context.Context, item reward.Item) reward.Result {
 	ji := JudgeItem{
 		Language: string(lang), Source: code, Tests: ref.Tests, Mode: ref.Mode, FnName: ref.FnName,
 		TimeLimitMS: ref.TimeLimitMS, MemoryLimitMB: ref.MemoryLimitMB, Compare: ref.Compare,
-		Checker: ref.Checker, StopOnFail: &stop, Subtasks: ref.Subtasks, Files: ref.Files,
+		Checker: ref.Checker, Interactor: ref.Interactor, StopOnFail: &stop, Subtasks: ref.Subtasks, Files: ref.Files,
 	}
 	sp, err := s.validateJudge(ji)
 	if err != nil {
