@@ -56,21 +56,11 @@ type JudgeItem struct {
 	Files    map[string]string `json:"files,omitempty"`
 }
 
-// Subtask is a judge item's group of tests worth points: indices into Tests.
-type Subtask struct {
-	Name   string  `json:"name,omitempty"`
-	Points float64 `json:"points"`
-	Tests  []int   `json:"tests"`
-}
-
-// SubtaskResult is the judge's score for a subtask: its points times its
-// lowest test score, and the first verdict among its tests that is not AC.
-type SubtaskResult struct {
-	Name    string         `json:"name,omitempty"`
-	Points  float64        `json:"points"`
-	Score   float64        `json:"score"`
-	Verdict reward.Verdict `json:"verdict"`
-}
+// Subtask and SubtaskResult are the sandbox's and eval's one type (shared/reward).
+type (
+	Subtask       = reward.Subtask
+	SubtaskResult = reward.SubtaskResult
+)
 
 // TestResult is the judge's verdict on one test.
 type TestResult struct {

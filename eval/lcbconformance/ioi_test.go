@@ -11,10 +11,8 @@ import (
 
 	"github.com/rewardmesh/rewardmesh/eval"
 	"github.com/rewardmesh/rewardmesh/eval/internal/evaltest"
-	"github.com/rewardmesh/rewardmesh/services/sandbox"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/images"
 	"github.com/rewardmesh/rewardmesh/services/sandbox/sandboxtest"
-	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
 
 // An IOI task in open-r1's shapes: the contestant writes add_all, the grader
@@ -180,18 +178,7 @@ func TestIOIEndToEnd(t *testing.T) {
 	sandboxtest.RequireDocker(t, images.Cpp)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sb, err := sandbox.New(ctx, sandbox.Config{})
-	if err != nil {
-		t.Fatalf("start sandbox: %v", err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	nc := evaltest.StartNATS(t)
-	svc, err := mesh.Serve(nc, sb.MeshConfig())
-	if err != nil {
-		t.Fatalf("serve sandbox: %v", err)
-	}
-	t.Cleanup(func() { svc.Stop(30 * time.Second) })
-	judge := eval.NewMeshJudge(nc)
+	judge := startSandbox(t, ctx)
 
 	dir := t.TempDir()
 	problems, tests, gens := writeIOIFixture(t, dir)

@@ -296,24 +296,28 @@ func bareRun(ctx context.Context, lang Language, src string, tests []reward.Test
 		}
 		argv = []string{bin}
 	}
+	return func() (time.Duration, error) { return runBare(ctx, argv, tests) }, nil
+}
+
+// runBare runs argv once per test, in sequence, with plain fork/exec, checks
+// each output, and returns the time they took.
+func runBare(ctx context.Context, argv []string, tests []reward.TestCase) (time.Duration, error) {
 	cmp := Comparer{Mode: CompareLCB}
-	return func() (time.Duration, error) {
-		start := time.Now()
-		for _, tc := range tests {
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
-			cmd.Stdin = strings.NewReader(tc.Input)
-			out, err := cmd.Output()
-			cancel()
-			if err != nil {
-				return 0, err
-			}
-			if !cmp.Equal(string(out), tc.Output) {
-				return 0, fmt.Errorf("bare run printed %q for %q", out, tc.Input)
-			}
+	start := time.Now()
+	for _, tc := range tests {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
+		cmd.Stdin = strings.NewReader(tc.Input)
+		out, err := cmd.Output()
+		cancel()
+		if err != nil {
+			return 0, err
 		}
-		return time.Since(start), nil
-	}, nil
+		if !cmp.Equal(string(out), tc.Output) {
+			return 0, fmt.Errorf("bare run printed %q for %q", out, tc.Input)
+		}
+	}
+	return time.Since(start), nil
 }
 
 // benchThroughput judges an echo program against every test of the load file,

@@ -60,20 +60,11 @@ func parseIsolation(s string) (process bool, err error) {
 	return false, reward.Errorf(reward.Invalid, "isolation %q: want fork or process", s)
 }
 
-// Subtask is a group of tests worth points: the indices of its tests in Tests.
-type Subtask struct {
-	Name   string  `json:"name,omitempty"`
-	Points float64 `json:"points"`
-	Tests  []int   `json:"tests"`
-}
-
-// SubtaskResult is a subtask's outcome: Points times the lowest test score.
-type SubtaskResult struct {
-	Name    string         `json:"name,omitempty"`
-	Points  float64        `json:"points"`
-	Score   float64        `json:"score"`
-	Verdict reward.Verdict `json:"verdict"` // the first of its tests not AC, else AC
-}
+// Subtask and SubtaskResult are the sandbox's and eval's one type (shared/reward).
+type (
+	Subtask       = reward.Subtask
+	SubtaskResult = reward.SubtaskResult
+)
 
 // Checker is a testlib-style special checker, called as `checker input output answer`.
 type Checker struct {
