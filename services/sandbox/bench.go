@@ -382,9 +382,72 @@ func benchThroughput(ctx context.Context, s *Sandbox, path string, w io.Writer) 
 	for c := range counts {
 		ran += c
 	}
+	rate := float64(ran) / elapsed.Seconds()
 	fmt.Fprintf(w, "throughput: %d problems, %d tests run of %d, %.1fs, %.0f tests/s (python echo, tokens compare)\n",
-		len(problems), ran, total, elapsed.Seconds(), float64(ran)/elapsed.Seconds())
+		len(problems), ran, total, elapsed.Seconds(), rate)
+	bare, err := bareThroughput(ctx, echo, problems, cap(s.cpus))
+	if err != nil {
+		fmt.Fprintf(w, "throughput bare: unavailable on this host (%v)\n", err)
+		return nil
+	}
+	fmt.Fprintf(w, "throughput bare: the same %d tests as bare python3 processes, %d at a time (the sandbox's programs at once): %.0f tests/s; the sandbox %.2f× bare\n",
+		total, cap(s.cpus), bare, rate/bare)
 	return nil
+}
+
+// bareThroughput runs src once per test as a bare python3 process, workers at a
+// time, and returns tests per second. Outputs are not checked: the echo
+// program is not a solution.
+func bareThroughput(ctx context.Context, src string, problems [][]reward.TestCase, workers int) (float64, error) {
+	py, err := BarePython()
+	if err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp("", "rewardmesh-bench-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "main.py")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		return 0, err
+	}
+	inputs := make(chan string)
+	go func() {
+		defer close(inputs)
+		for _, tests := range problems {
+			for _, tc := range tests {
+				inputs <- tc.Input
+			}
+		}
+	}()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		n     int
+		first error
+	)
+	start := time.Now()
+	for range max(1, workers) {
+		wg.Go(func() {
+			for in := range inputs {
+				cmd := exec.CommandContext(ctx, py, path)
+				cmd.Stdin = strings.NewReader(in)
+				_, err := cmd.Output()
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				n++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return 0, first
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // BarePython is the interpreter a bare baseline runs: the system's (Debian's),
