@@ -80,6 +80,20 @@ func TestDockerJudgeSmoke(t *testing.T) {
 	t.Run("interactive problems, solution and interactor in containers of their own", func(t *testing.T) {
 		judgeInteractive(t, s)
 	})
+	t.Run("assert mode, and MultiPL-E's Java with its assertions on", func(t *testing.T) {
+		judgeAsserts(t, s)
+		prompt := "import java.util.*;\nclass Problem {\n    public static long add(long x, long y) {\n"
+		tests := []reward.TestCase{{Input: "    public static void main(String[] args) {\n    assert(add((2l), (3l)) == (5l));\n    }\n\n}\n"}}
+		for _, c := range []struct {
+			completion string
+			want       reward.Verdict
+		}{{"        return x + y;\n    }\n", reward.Accepted}, {"        return x * y;\n    }\n", reward.RuntimeError}} {
+			res, err := s.Judge(ctx, JudgeItem{Language: "java", Source: prompt + c.completion, Tests: tests, Mode: "assert"})
+			if err != nil || res.Verdict != c.want {
+				t.Fatalf("%q: %+v %v, want %s", c.completion, res, err, c.want)
+			}
+		}
+	})
 	t.Run("memory of the whole container", func(t *testing.T) {
 		res, err := s.Run(ctx, RunItem{Language: "python", Source: "x = bytearray(400 << 20)\nprint(len(x))\n", MemoryLimitMB: 128})
 		if err != nil || res.Status != "mle" {

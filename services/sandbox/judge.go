@@ -23,7 +23,7 @@ type JudgeItem struct {
 	Language      string            `json:"language"`
 	Source        string            `json:"source"`
 	Tests         []reward.TestCase `json:"tests"`
-	Mode          string            `json:"mode,omitempty"` // stdin (default) or functional
+	Mode          string            `json:"mode,omitempty"` // stdin (default), functional or assert
 	FnName        string            `json:"fn_name,omitempty"`
 	TimeLimitMS   int               `json:"time_limit_ms,omitempty"`
 	MemoryLimitMB int               `json:"memory_limit_mb,omitempty"`
@@ -125,7 +125,10 @@ type judgeSpec struct {
 	subtasks   []Subtask
 	files      map[string]runner.File
 	stopOnFail bool
-	parallel   int  // tests at once; 0 is the sandbox's TestParallel
+	// asserts: mode assert, each test's input is code appended to the source;
+	// exitOnly: a run that exits 0 passes, whatever it printed.
+	asserts, exitOnly bool
+	parallel          int  // tests at once; 0 is the sandbox's TestParallel
 	process    bool // isolation "process"
 }
 
@@ -189,8 +192,15 @@ func (s *Sandbox) validateJudge(it JudgeItem) (judgeSpec, error) {
 			}
 		}
 		sp.functional, sp.fnName = true, it.FnName
+	case "assert":
+		// MultiPL-E's (and HumanEval's) convention, for any language: a test is
+		// code appended to the program, and passes when the whole exits 0.
+		if len(it.Subtasks) > 0 || it.Checker != nil || it.Interactor != nil {
+			return sp, reward.Errorf(reward.Invalid, "mode assert: no subtasks, checker or interactor (a test passes by its exit code)")
+		}
+		sp.asserts = true
 	default:
-		return sp, reward.Errorf(reward.Invalid, "mode %q: want stdin or functional", it.Mode)
+		return sp, reward.Errorf(reward.Invalid, "mode %q: want stdin, functional or assert", it.Mode)
 	}
 	cmp, err := ParseCompare(it.Compare)
 	if err != nil {
@@ -560,6 +570,9 @@ func (ss *session) compileIn(ctx context.Context, lang Language, source, name st
 }
 
 func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) {
+	if sp.asserts {
+		return s.judgeAsserts(ctx, sp)
+	}
 	// tests is always a list in the answer, empty when none ran (CE, SE).
 	res := JudgeResult{Total: len(sp.tests), Tests: []TestResult{}}
 	ss, err := s.open(ctx, sp.lang)
@@ -752,7 +765,12 @@ func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc 
 	if check != nil && check.interactive {
 		return ss.interact(ctx, sp, argv, tc, check)
 	}
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: withLimits(argv, sp.limits), Stdin: []byte(tc.Input), Limits: sp.limits})
+	argv = withLimits(argv, sp.limits)
+	if sp.exitOnly && argv[0] == "java" {
+		// Mode assert: Java's assert statements run only with -ea.
+		argv = append([]string{"java", "-ea"}, argv[1:]...)
+	}
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(tc.Input), Limits: sp.limits})
 	if err != nil {
 		return TestResult{}, fmt.Errorf("run a test: %w", err)
 	}
@@ -788,6 +806,7 @@ func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc 
 		if v == reward.PartiallyAccepted {
 			tr.Score = &score
 		}
+	case sp.exitOnly:
 	default:
 		if !sp.cmp.Equal(string(resp.Stdout), tc.Output) {
 			tr.Verdict = reward.WrongAnswer
