@@ -129,7 +129,7 @@ type judgeSpec struct {
 	// exitOnly: a run that exits 0 passes, whatever it printed.
 	asserts, exitOnly bool
 	parallel          int  // tests at once; 0 is the sandbox's TestParallel
-	process    bool // isolation "process"
+	process           bool // isolation "process"
 }
 
 func (s *Sandbox) limits(timeMS, memMB int) (runner.Limits, error) {
