@@ -57,13 +57,16 @@ func ClusterSize(nc *nats.Conn) int {
 // ensureStore runs create (a CreateOrUpdate of a stream, bucket or store) until
 // it succeeds, while JetStream is only temporarily unable to: a cluster still
 // electing its leader or missing the peers for the replica count, a server
-// restarting. It gives up at ctx's end or after a minute.
+// restarting. It gives up at ctx's end or after a minute. Each try has a few
+// seconds: a cluster with no JetStream leader yet leaves the request unanswered.
 func ensureStore(ctx context.Context, what string, create func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	backoff := 100 * time.Millisecond
 	for {
-		err := create(ctx)
+		try, cancelTry := context.WithTimeout(ctx, 5*time.Second)
+		err := create(try)
+		cancelTry()
 		if err == nil {
 			return nil
 		}
