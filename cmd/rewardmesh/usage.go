@@ -52,8 +52,9 @@ rewardmesh bench math -h                         # a target's flags`},
 	"bench gateway": {"rewardmesh bench gateway [--batch 256] [--requests 200] [--clients 4] [--calls 2000]", `
 rewardmesh bench gateway
 rewardmesh bench gateway --batch 64 --clients 8`},
-	"bench load": {"rewardmesh bench load [--server URL] [--duration 60s] [--max-requests N] [flags]", `
+	"bench load": {"rewardmesh bench load [--server URL] [--duration 60s] [--max-requests N] [--cluster 3] [flags]", `
 rewardmesh bench load --duration 30s             # the mesh runs in this process
+rewardmesh bench load --duration 30s --cluster 3 --code 0   # one NATS server, then a cluster of three, the same math load
 rewardmesh bench load --server http://127.0.0.1:8080 --max-requests 5000 --code 0.5`},
 	"bench math": {"rewardmesh bench math [--dir DIR] [--rounds 20]", `
 rewardmesh bench math                            # the conformance pairs of ../shared/conformance/math
