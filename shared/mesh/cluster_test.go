@@ -129,7 +129,7 @@ func TestClusterSurvivesLosingAServer(t *testing.T) {
 					return map[string]any{"error": reward.Errorf(reward.Invalid, "want a number")}
 				}
 				served.Add(1)
-				time.Sleep(2 * time.Millisecond) // keep calls in flight when the server dies
+				time.Sleep(5 * time.Millisecond) // keep calls in flight when the server dies
 				return map[string]any{"double": 2 * n}
 			}, 4)}}})
 		if err != nil {
@@ -186,13 +186,13 @@ func TestClusterSurvivesLosingAServer(t *testing.T) {
 		return nil
 	}
 
-	// A 600-item job, worked on the caller's connection.
+	// A 2,000-item job, worked on the caller's connection.
 	jobs, err := mesh.NewJobs(ctx, callerConn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobs.AckWait = 5 * time.Second
-	const total = 600
+	const total = 2000
 	items := make([]reward.Item, total)
 	for i := range items {
 		items[i] = reward.Item{Domain: reward.Math, Response: strconv.Itoa(i)}
@@ -235,11 +235,20 @@ func TestClusterSurvivesLosingAServer(t *testing.T) {
 			}
 		})
 	}
-	for served.Load() < 100 && ctx.Err() == nil {
+	// The server dies with the job partly answered.
+	doneAtLoss := 0
+	for ctx.Err() == nil {
+		if v, err := jobs.Get(ctx, "test.cluster.1"); err == nil && v.Done >= 100 {
+			doneAtLoss = v.Done
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	victim.Close()
-	t.Logf("killed %s, which led %s and served the caller", leader, mesh.JobsStream)
+	t.Logf("killed %s, which led %s and served the caller, with %d of %d job items answered", leader, mesh.JobsStream, doneAtLoss, total)
+	if doneAtLoss >= total {
+		t.Fatalf("the job was over before the server died: the test shows nothing")
+	}
 
 	view := waitDoneWithin(t, jobs, "test.cluster.1", 90*time.Second)
 	answeredAtLoss := answered.Load()
