@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rewardmesh/rewardmesh/cmd/rewardmesh/internal/node"
+	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
 
 // loadReport is what a load run measured.
@@ -43,35 +44,101 @@ func benchLoad(ctx context.Context, env *environment, args []string) error {
 	clients := fs.Int("clients", 8, "concurrent clients")
 	batch := fs.Int("batch", 16, "items per request")
 	codeShare := fs.Float64("code", 0.25, "share of items that are code (the rest are math)")
+	cluster := fs.Int("cluster", 0, "also run the mesh on an in-process NATS cluster of this many servers (stores at R3), between two runs on one server, and compare")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *duration <= 0 || *duration > time.Hour || *maxRequests <= 0 || *clients <= 0 || *clients > 1024 || *batch <= 0 || *batch > 10_000 {
 		return errors.New("bench load: --duration (0, 1h], --max-requests > 0, --clients 1..1024, --batch 1..10000")
 	}
-	base := *server
-	inProcess := base == ""
-	if inProcess {
-		n, err := node.Start(ctx, node.Options{HTTPAddr: "127.0.0.1:0", Getenv: env.getenv, Log: quietLogger(env)})
+	if *cluster != 0 && (*server != "" || *cluster < 2 || *cluster > 7) {
+		return errors.New("bench load: --cluster 2..7 runs both meshes in this process; it takes no --server")
+	}
+	load := func(base string) (*loadReport, error) {
+		fmt.Fprintf(env.stdout, "load: %s, %d clients, batches of %d (%.0f%% code), for %s or %d requests\n",
+			base, *clients, *batch, 100**codeShare, *duration, *maxRequests)
+		return runLoad(ctx, base, *duration, *maxRequests, *clients, *batch, *codeShare)
+	}
+	if *server != "" {
+		if err := requireLoopback(*server); err != nil {
+			return err
+		}
+		r, err := load(*server)
 		if err != nil {
 			return err
 		}
-		defer n.Close()
-		base = "http://" + n.HTTPAddr
-	} else if err := requireLoopback(base); err != nil {
-		return err
+		r.print(env.stdout)
+		return nil
 	}
-	fmt.Fprintf(env.stdout, "load: %s, %d clients, batches of %d (%.0f%% code), for %s or %d requests\n",
-		base, *clients, *batch, 100**codeShare, *duration, *maxRequests)
-	r, err := runLoad(ctx, base, *duration, *maxRequests, *clients, *batch, *codeShare)
+	fmt.Fprintln(env.stdout, "mesh in this process, one embedded NATS server:")
+	single, err := loadInProcess(ctx, env, "", load)
 	if err != nil {
 		return err
 	}
-	if inProcess {
-		r.PeakRSSKB = peakRSS()
+	if *cluster == 0 {
+		single.PeakRSSKB = peakRSS()
+		single.print(env.stdout)
+		return nil
 	}
-	r.print(env.stdout)
+	single.print(env.stdout)
+	dir, err := os.MkdirTemp("", "rewardmesh-bench-cluster-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	c, err := mesh.StartCluster(*cluster, dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Every connection of the mesh takes a server of the list at random, so
+	// most requests and answers cross a route between two servers.
+	fmt.Fprintf(env.stdout, "mesh in this process, a cluster of %d embedded NATS servers (stores at R%d):\n", *cluster, min(3, *cluster))
+	clustered, err := loadInProcess(ctx, env, c.URLs(), load)
+	if err != nil {
+		return err
+	}
+	clustered.print(env.stdout)
+	// The single server runs again after the cluster, so that a machine whose
+	// other load changed during the run shows as two single-server figures apart.
+	fmt.Fprintln(env.stdout, "mesh in this process, one embedded NATS server, again:")
+	again, err := loadInProcess(ctx, env, "", load)
+	if err != nil {
+		return err
+	}
+	again.print(env.stdout)
+	for _, s := range []*loadReport{single, again} {
+		fmt.Fprintf(env.stdout, "cluster vs single server: %.2fx the items/s, p50 %.2fx, p99 %.2fx\n",
+			clustered.itemsPerSecond()/s.itemsPerSecond(),
+			ratio(pct(clustered.Latencies, 50), pct(s.Latencies, 50)),
+			ratio(pct(clustered.Latencies, 99), pct(s.Latencies, 99)))
+	}
 	return nil
+}
+
+// loadInProcess starts the mesh in this process on natsURL (empty: an embedded
+// server) and runs load at its gateway.
+func loadInProcess(ctx context.Context, env *environment, natsURL string, load func(base string) (*loadReport, error)) (*loadReport, error) {
+	n, err := node.Start(ctx, node.Options{NATSURL: natsURL, HTTPAddr: "127.0.0.1:0", Getenv: env.getenv, Log: quietLogger(env)})
+	if err != nil {
+		return nil, err
+	}
+	defer n.Close()
+	return load("http://" + n.HTTPAddr)
+}
+
+func (r *loadReport) itemsPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Items) / r.Elapsed.Seconds()
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 // requireLoopback refuses any target that is not this machine.

@@ -95,15 +95,49 @@ func usage(w io.Writer) {
 type meshFlags struct {
 	nats, redis, http, data, logLevel string
 	shutdown                          time.Duration
+	replicas                          int
 }
 
 func (m *meshFlags) register(fs *flag.FlagSet, env *environment, httpDefault string) {
-	fs.StringVar(&m.nats, "nats", env.getenv("REWARDMESH_NATS"), "NATS server URL (env REWARDMESH_NATS); empty embeds one")
+	fs.StringVar(&m.nats, "nats", env.getenv("REWARDMESH_NATS"), "NATS server URLs, comma-separated: the servers of a cluster, tried in turn (env REWARDMESH_NATS); empty embeds one")
 	fs.StringVar(&m.redis, "redis", env.getenv("REWARDMESH_REDIS"), "Redis URL for the reward cache (env REWARDMESH_REDIS); empty caches in memory")
 	fs.StringVar(&m.http, "http", orDefault(env.getenv("REWARDMESH_HTTP"), httpDefault), "gateway listen address (env REWARDMESH_HTTP)")
 	fs.StringVar(&m.data, "data", env.getenv("REWARDMESH_DATA"), "embedded NATS JetStream data folder (env REWARDMESH_DATA); temporary when empty")
 	fs.StringVar(&m.logLevel, "log-level", orDefault(env.getenv("REWARDMESH_LOG_LEVEL"), "info"), "debug, info, warn or error")
 	fs.DurationVar(&m.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight work may finish on SIGTERM")
+	replicasFlag(fs, env, &m.replicas)
+}
+
+// replicasFlag registers --replicas, which defaults from REWARDMESH_REPLICAS; a
+// value of it that does not parse is refused by setReplicas.
+func replicasFlag(fs *flag.FlagSet, env *environment, n *int) {
+	v, _ := envReplicas(env)
+	fs.IntVar(n, "replicas", v, "copies of each JetStream stream, bucket and store the mesh keeps (env REWARDMESH_REPLICAS); 0: min(3, the NATS cluster's servers), 1 on a server alone")
+}
+
+func envReplicas(env *environment) (int, error) {
+	v := env.getenv("REWARDMESH_REPLICAS")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("REWARDMESH_REPLICAS=%q: want a count, 0 to derive it from the cluster", v)
+	}
+	return n, nil
+}
+
+// setReplicas checks REWARDMESH_REPLICAS and the count n (--replicas) and hands
+// n to the mesh.
+func setReplicas(env *environment, n int) error {
+	if _, err := envReplicas(env); err != nil {
+		return err
+	}
+	if n < 0 || n > 5 {
+		return fmt.Errorf("--replicas %d: want 0 (derived) to 5, JetStream's most", n)
+	}
+	mesh.SetReplicas(n)
+	return nil
 }
 
 func (m *meshFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -120,6 +154,9 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	m.register(fs, env, "127.0.0.1:8080")
 	services := fs.String("services", "", "comma-separated services to run (default: all, and the gateway)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := setReplicas(env, m.replicas); err != nil {
 		return err
 	}
 	log, err := m.logger(env.stderr)
@@ -156,6 +193,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	if m.nats == "" {
 		return fmt.Errorf("serve %s: --nats URL is required (a replica joins an existing mesh)", name)
+	}
+	if err := setReplicas(env, m.replicas); err != nil {
+		return err
 	}
 	log, err := m.logger(env.stderr)
 	if err != nil {
@@ -195,11 +235,16 @@ func orDefault(v, def string) string {
 }
 
 // runNATS runs the embedded NATS server alone: docker-compose's bus, so that the
-// mesh needs no image from a registry.
+// mesh needs no image from a registry. With --cluster it is one server of a
+// cluster, JetStream on each.
 func runNATS(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("nats", env)
-	addr := fs.String("addr", "127.0.0.1:4222", "listen address")
+	addr := fs.String("addr", "127.0.0.1:4222", "client listen address")
 	data := fs.String("data", "", "JetStream data folder; temporary when empty")
+	cluster := fs.String("cluster", "", "cluster listen address HOST:PORT (6222 by convention); empty runs the server alone")
+	routes := fs.String("routes", "", "the cluster's servers, comma-separated cluster URLs (nats://host:6222); this one may be among them")
+	name := fs.String("name", "", "server name, unique in the cluster (default: the host name and the cluster port)")
+	clusterName := fs.String("cluster-name", "rewardmesh", "cluster name; servers join only a cluster of the same name")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -211,11 +256,22 @@ func runNATS(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--addr %q: port: %w", *addr, err)
 	}
-	srv, err := mesh.StartServer(mesh.ServerOptions{Host: host, Port: port, StoreDir: *data})
+	if *routes != "" && *cluster == "" {
+		return errors.New("nats: --routes needs --cluster, the address this server listens on for its peers")
+	}
+	opts := mesh.ServerOptions{Host: host, Port: port, StoreDir: *data, Name: *name, Cluster: *cluster, ClusterName: *clusterName}
+	if *routes != "" {
+		opts.Routes = strings.Split(*routes, ",")
+	}
+	srv, err := mesh.StartServer(opts)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "rewardmesh: nats on %s\n", srv.ClientURL())
+	if *cluster != "" {
+		fmt.Fprintf(env.stdout, "rewardmesh: nats %s on %s, cluster %s on %s\n", srv.Name(), srv.ClientURL(), *clusterName, *cluster)
+	} else {
+		fmt.Fprintf(env.stdout, "rewardmesh: nats on %s\n", srv.ClientURL())
+	}
 	<-ctx.Done()
 	srv.Close()
 	return nil

@@ -7,22 +7,26 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/rewardmesh/rewardmesh/shared/mesh"
 )
 
 // runStats prints every running replica's NATS micro stats, one JSON object per
-// replica per line: which replicas are up and how much work each took.
+// replica per line: which replicas are up and how much work each took. Asked
+// for no service in particular, it then prints one line per JetStream store of
+// the mesh: its replica count, leader, and which replicas are current.
 func runStats(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("stats", env)
-	url := fs.String("nats", orDefault(env.getenv("REWARDMESH_NATS"), nats.DefaultURL), "NATS server URL (env REWARDMESH_NATS)")
+	url := fs.String("nats", orDefault(env.getenv("REWARDMESH_NATS"), nats.DefaultURL), "NATS server URLs, comma-separated (env REWARDMESH_NATS)")
 	wait := fs.Duration("wait", time.Second, "how long to gather answers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	services := fs.Args()
-	if len(services) == 0 {
+	everything := len(services) == 0
+	if everything {
 		services = []string{""} // every service
 	}
 	nc, err := mesh.Connect(*url, "rewardmesh-stats", quietLogger(env))
@@ -62,6 +66,32 @@ func runStats(ctx context.Context, env *environment, args []string) error {
 			}
 		}
 		_ = sub.Unsubscribe()
+	}
+	if everything {
+		return printStores(ctx, env, nc)
+	}
+	return nil
+}
+
+// printStores prints the mesh's JetStream stores, one JSON line each, and the
+// cluster as this client sees it.
+func printStores(ctx context.Context, env *environment, nc *nats.Conn) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stores, err := mesh.Stores(ctx, js)
+	if err != nil {
+		return err
+	}
+	line, _ := json.Marshal(map[string]any{"nats": nc.ConnectedServerName(), "cluster": nc.ConnectedClusterName(),
+		"cluster_servers": mesh.ClusterSize(nc), "derived_replicas": mesh.Replicas(nc)})
+	fmt.Fprintln(env.stdout, string(line))
+	for _, s := range stores {
+		line, _ := json.Marshal(s)
+		fmt.Fprintln(env.stdout, string(line))
 	}
 	return nil
 }

@@ -125,6 +125,13 @@ func runTrainer(ctx context.Context, env *environment, args []string, joinMesh b
 	if cfg.NATSURL == "" {
 		cfg.NATSURL = env.getenv("REWARDMESH_NATS")
 	}
+	replicas, err := envReplicas(env)
+	if err == nil {
+		err = setReplicas(env, replicas)
+	}
+	if err != nil {
+		return err
+	}
 	if joinMesh && cfg.NATSURL == "" {
 		return errors.New("serve trainer: --nats URL is required (the trainer joins an existing mesh; `rewardmesh train` embeds one)")
 	}

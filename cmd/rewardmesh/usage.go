@@ -20,7 +20,8 @@ var helps = map[string]help{
 	"up": {"rewardmesh up [--http ADDR] [--nats URL] [--redis URL] [--services a,b] [flags]", `
 rewardmesh up                                  # every service, embedded NATS, http://127.0.0.1:8080
 rewardmesh up --services math,gateway          # only the math service behind the gateway
-rewardmesh up --nats nats://127.0.0.1:4222 --redis redis://127.0.0.1:6379 --http 0.0.0.0:8080`},
+rewardmesh up --nats nats://127.0.0.1:4222 --redis redis://127.0.0.1:6379 --http 0.0.0.0:8080
+rewardmesh up --nats nats://h1:4222,nats://h2:4222,nats://h3:4222   # a NATS cluster; the stores at R3`},
 	"serve": {"rewardmesh serve gateway|math|rm|sandbox|swe --nats URL [flags]", `
 rewardmesh serve math --nats nats://127.0.0.1:4222    # one more math replica for the mesh
 rewardmesh serve sandbox --nats nats://127.0.0.1:4222 --metrics 0.0.0.0:9102   # its stage timings at :9102/metrics
@@ -32,9 +33,11 @@ rewardmesh serve trainer --nats nats://127.0.0.1:4222 --task sort3 --steps 1000 
 rewardmesh train --task sort3 --steps 1000 --backend cpu --out runs/sort3   # rewards from a mesh in this process
 rewardmesh train --steps 2000 --out runs/sort3 --resume                     # carry a stopped run on to step 2000
 rewardmesh train --steps 1000 --out runs/sort3 --nats nats://127.0.0.1:4222 # rewards from a running mesh`},
-	"nats": {"rewardmesh nats [--addr HOST:PORT] [--data DIR]", `
+	"nats": {"rewardmesh nats [--addr HOST:PORT] [--data DIR] [--cluster HOST:PORT --routes URL,URL --name NAME]", `
 rewardmesh nats                                  # 127.0.0.1:4222, JetStream in a temporary folder
-rewardmesh nats --addr 0.0.0.0:4222 --data /data # as docker-compose runs it`},
+rewardmesh nats --addr 0.0.0.0:4222 --data /data # as docker-compose runs it
+rewardmesh nats --addr 0.0.0.0:4222 --data /data --cluster 0.0.0.0:6222 --name nats1 \
+    --routes nats://nats1:6222,nats://nats2:6222,nats://nats3:6222   # one of three servers on three machines`},
 	"images build": {"rewardmesh images build [--languages python,cpp,...] [--force] [--base IMAGE] [--mirror URL] [--cache-dir DIR]", `
 rewardmesh images build                          # every image; a debootstrap base where no registry answers
 rewardmesh images build --languages cpp --force  # rebuild the C++ image
@@ -42,8 +45,8 @@ rewardmesh images build --languages java,node    # Java and Kotlin; JavaScript a
 rewardmesh images build --mirror http://deb.debian.org/debian`},
 	"images list": {"rewardmesh images list", `
 rewardmesh images list                           # each image: built or missing, its size, its languages' versions`},
-	"stats": {"rewardmesh stats [SERVICE...] [--nats URL] [--wait 1s]", `
-rewardmesh stats --nats nats://127.0.0.1:4222    # every replica of every service, one JSON line each
+	"stats": {"rewardmesh stats [SERVICE...] [--nats URL,URL] [--wait 1s]", `
+rewardmesh stats --nats nats://127.0.0.1:4222    # every replica of every service, then the JetStream stores and their replicas
 rewardmesh stats sandbox math --wait 3s`},
 	"bench": {"rewardmesh bench TARGET [flags]", `
 rewardmesh bench gateway                         # cached against scored items, mesh against bare NATS
@@ -52,8 +55,9 @@ rewardmesh bench math -h                         # a target's flags`},
 	"bench gateway": {"rewardmesh bench gateway [--batch 256] [--requests 200] [--clients 4] [--calls 2000]", `
 rewardmesh bench gateway
 rewardmesh bench gateway --batch 64 --clients 8`},
-	"bench load": {"rewardmesh bench load [--server URL] [--duration 60s] [--max-requests N] [flags]", `
+	"bench load": {"rewardmesh bench load [--server URL] [--duration 60s] [--max-requests N] [--cluster 3] [flags]", `
 rewardmesh bench load --duration 30s             # the mesh runs in this process
+rewardmesh bench load --duration 30s --cluster 3 --code 0   # one NATS server, then a cluster of three, the same math load
 rewardmesh bench load --server http://127.0.0.1:8080 --max-requests 5000 --code 0.5`},
 	"bench math": {"rewardmesh bench math [--dir DIR] [--rounds 20]", `
 rewardmesh bench math                            # the conformance pairs of ../shared/conformance/math

@@ -74,31 +74,39 @@ func ValidJobID(id string) bool { return len(id) <= 200 && jobIDPattern.MatchStr
 
 // JobsStreamConfig and ResultsStreamConfig are the streams' one configuration:
 // every party creates them idempotently with exactly this, since JetStream refuses
-// an update that changes a stream's retention.
-func JobsStreamConfig() jetstream.StreamConfig {
+// an update that changes a stream's retention. replicas is Replicas' count; a
+// stream made with fewer is scaled up by the update.
+func JobsStreamConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:      JobsStream,
 		Subjects:  []string{SubmitSubject},
 		Retention: jetstream.WorkQueuePolicy,
 		MaxAge:    jobRetention,
+		Replicas:  replicas,
 	}
 }
 
-func ResultsStreamConfig() jetstream.StreamConfig {
+func ResultsStreamConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:       ResultsStream,
 		Subjects:   []string{resultsPrefix + ">"},
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     jobRetention,
 		Duplicates: 10 * time.Minute,
+		Replicas:   replicas,
 	}
 }
 
-// EnsureJobStreams creates or updates the job streams.
+// EnsureJobStreams creates or updates the job streams, replicated as Replicas says.
 func EnsureJobStreams(ctx context.Context, js jetstream.JetStream) error {
-	for _, cfg := range []jetstream.StreamConfig{JobsStreamConfig(), ResultsStreamConfig()} {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	replicas := Replicas(js.Conn())
+	for _, cfg := range []jetstream.StreamConfig{JobsStreamConfig(replicas), ResultsStreamConfig(replicas)} {
+		err := ensureStore(ctx, "create stream "+cfg.Name, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -133,13 +141,18 @@ func NewJobs(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Jobs, error
 	if err := EnsureJobStreams(ctx, js); err != nil {
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      JobStateBucket,
-		Description: "rewardmesh asynchronous job states",
-		TTL:         jobRetention,
+	var kv jetstream.KeyValue
+	err = ensureStore(ctx, "create kv "+JobStateBucket, func(ctx context.Context) (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      JobStateBucket,
+			Description: "rewardmesh asynchronous job states",
+			TTL:         jobRetention,
+			Replicas:    Replicas(nc),
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create kv %s: %w", JobStateBucket, err)
+		return nil, err
 	}
 	return &Jobs{js: js, kv: kv, payloads: newPayloads(nc), log: log}, nil
 }

@@ -44,13 +44,18 @@ func (p *payloads) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	store, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      PayloadBucket,
-		Description: "rewardmesh request and response bodies larger than a NATS message",
-		TTL:         0,
+	var store jetstream.ObjectStore
+	err = ensureStore(ctx, "object store "+PayloadBucket, func(ctx context.Context) (err error) {
+		store, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      PayloadBucket,
+			Description: "rewardmesh request and response bodies larger than a NATS message",
+			TTL:         0,
+			Replicas:    Replicas(p.nc),
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("object store %s: %w (large payloads need JetStream on the NATS server)", PayloadBucket, err)
+		return nil, fmt.Errorf("%w (large payloads need JetStream on the NATS server)", err)
 	}
 	p.store = store
 	return store, nil

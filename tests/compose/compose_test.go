@@ -45,11 +45,16 @@ type compose struct {
 	t       *testing.T
 	root    string
 	project string
+	file    string // the compose file, relative to root; empty: docker-compose.yml
 	env     []string
 }
 
 func (c *compose) run(args ...string) (string, error) {
-	cmd := exec.Command("docker-compose", append([]string{"-p", c.project}, args...)...)
+	pre := []string{"-p", c.project}
+	if c.file != "" {
+		pre = append(pre, "-f", c.file)
+	}
+	cmd := exec.Command("docker-compose", append(pre, args...)...)
 	cmd.Dir = c.root
 	cmd.Env = append(os.Environ(), c.env...)
 	var out bytes.Buffer
