@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -23,22 +22,7 @@ import (
 // item right and stored once, and every batch is answered right (a retryable
 // error, or a gateway that is gone, is sent again, as a trainer would).
 func TestClusterComposeFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compose cluster: long test")
-	}
-	if _, err := exec.LookPath("docker-compose"); err != nil {
-		skipOrFail(t, "docker-compose is not installed")
-	}
-	if err := exec.Command("docker", "image", "inspect", offlineBase).Run(); err != nil {
-		skipOrFail(t, "%s is missing: run `rewardmesh images build` first", offlineBase)
-	}
-	root := repoRoot(t)
-	build := exec.Command("go", "build", "-o", "bin/rewardmesh", "./cmd/rewardmesh")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	root := prepareCompose(t)
 	portA, portB := freePort(t), freePort(t)
 	c := &compose{t: t, root: root, project: fmt.Sprintf("rmcluster%d", portA), file: "deploy/cluster/docker-compose.yml", env: []string{
 		"REWARDMESH_BUILD_TARGET=prebuilt",

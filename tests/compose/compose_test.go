@@ -88,8 +88,10 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// up builds the images offline and brings the mesh up; it is taken down at cleanup.
-func up(t *testing.T, extra ...string) (*compose, string) {
+// prepareCompose skips a compose test under -short or without docker-compose
+// and the offline base, builds the rewardmesh binary the images take, and
+// returns the checkout's root.
+func prepareCompose(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("compose mesh: long test")
@@ -107,6 +109,13 @@ func up(t *testing.T, extra ...string) (*compose, string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	return root
+}
+
+// up builds the images offline and brings the mesh up; it is taken down at cleanup.
+func up(t *testing.T, extra ...string) (*compose, string) {
+	t.Helper()
+	root := prepareCompose(t)
 	port := freePort(t)
 	c := &compose{t: t, root: root, project: fmt.Sprintf("rmtest%d", port), env: []string{
 		"REWARDMESH_BUILD_TARGET=prebuilt",
