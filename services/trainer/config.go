@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
 
 // Config is a training run. Zero values take the defaults of DefaultConfig.
@@ -40,6 +42,19 @@ type Config struct {
 	AckWait time.Duration
 	// Quiet drops the per-step progress line.
 	Quiet bool
+
+	stage *stageSetup // set by RunCascade: the run is one stage of a cascade
+}
+
+// stageSetup is what a cascade stage adds to a run.
+type stageSetup struct {
+	tasks       []string
+	maxLen      int
+	temperature float64
+	filter      bool
+	layout      layout
+	init        *policy.State // a fresh stage starts from these parameters (the last stage's); nil: from scratch
+	title       string
 }
 
 // DefaultConfig is the configuration the sort3 demonstration is tuned for.
@@ -132,7 +147,7 @@ func (c *Config) fillDefaults() {
 
 func (c Config) validate() error {
 	var errs []error
-	if c.Task != "sort3" {
+	if c.stage == nil && c.Task != "sort3" {
 		errs = append(errs, fmt.Errorf("task %q: only sort3 is known", c.Task))
 	}
 	if c.Steps <= 0 {

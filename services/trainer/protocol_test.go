@@ -97,7 +97,7 @@ func FuzzDecodeResult(f *testing.F) {
 func TestJobFor(t *testing.T) {
 	g := &group{JobID: "trainer.r.3.1", Step: 3, Index: 1, Version: 3, Prompt: []int32{7, 0, 7},
 		Responses: [][]int32{{0, 7, 7}, {7, 7, 0}}}
-	job := jobFor("r", g)
+	job := (&trainer{ck: &checkpoint{Run: "r"}}).jobFor(g)
 	if job.ID != g.JobID || len(job.Items) != 2 {
 		t.Fatalf("job %+v", job)
 	}
