@@ -22,6 +22,7 @@ type Config struct {
 	Out     string // directory for metrics.jsonl, reward.html and checkpoint.json
 	NATSURL string // the CLI connects here; empty means it starts an embedded mesh
 	Resume  bool   // continue from Out/checkpoint.json
+	Cascade string // a cascade file: run its stages (RunCascade) instead of one task
 
 	Run       string  // run id, a job-id token; generated when empty
 	Prompts   int     // prompts (groups) per step
@@ -96,6 +97,7 @@ func flagSet(cfg *Config) *flag.FlagSet {
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "GRPO updates to run, counting a resumed run's")
 	fs.StringVar(&cfg.Backend, "backend", cfg.Backend, "policy backend: cpu, or cuda in a -tags cuda build")
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "output directory (metrics.jsonl, reward.html, checkpoint.json)")
+	fs.StringVar(&cfg.Cascade, "cascade", cfg.Cascade, "cascade file (JSON): stages run in order, each from the last one's checkpoint; --task and the GRPO flags are the file's")
 	fs.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "NATS URL of the mesh; empty starts an embedded one")
 	fs.BoolVar(&cfg.Resume, "resume", cfg.Resume, "resume from OUT/checkpoint.json")
 	fs.StringVar(&cfg.Run, "run", cfg.Run, "run id (letters, digits, _ and -); generated when empty")

@@ -160,7 +160,7 @@ func sort3Held() []int {
 	return rand.New(rand.NewPCG(64, 1000)).Perm(1000)[:64]
 }
 
-// addTask: the prompt is two digits a and b with a+b ≤ 9, the response one digit,
+// addTask: the prompt is two digits a and b from 0 to 4, the response one digit,
 // their sum; the math service checks it against the gold number. Chance is 1 in 10.
 type addTask struct{}
 
@@ -171,8 +171,8 @@ func (addTask) ResponseLen(maxLen int) int {
 }
 func (addTask) Space() [][]int32 {
 	var ps [][]int32
-	for a := range int32(10) {
-		for b := range 10 - a {
+	for a := range int32(5) {
+		for b := range int32(5) {
 			ps = append(ps, []int32{a, b})
 		}
 	}
