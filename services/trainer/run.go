@@ -410,7 +410,10 @@ func (t *trainer) jobFor(g *group) Job {
 	return Job{ID: g.JobID, Items: groupItems(g, g.JobID), Meta: meta}
 }
 
-// groupItems are the reward items of a group's responses.
+// groupItems are the reward items of a group's responses. The group is named only
+// where the domain scores a group together: elsewhere it would be part of the
+// item's cache key, and the same response to the same prompt, sampled again in
+// another step, could not be answered from the mesh's cache.
 func groupItems(g *group, groupID string) []reward.Item {
 	items := make([]reward.Item, len(g.Responses))
 	for j, r := range g.Responses {
@@ -420,7 +423,9 @@ func groupItems(g *group, groupID string) []reward.Item {
 			Domain:    domain,
 			Response:  text,
 			Reference: ref,
-			Group:     groupID,
+		}
+		if domain.WholeGroup() {
+			items[j].Group = groupID
 		}
 	}
 	return items
