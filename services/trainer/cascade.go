@@ -480,6 +480,8 @@ func scoreOnMesh(ctx context.Context, js jetstream.JetStream, base string, group
 		todo = todo[:0:0]
 		for id, g := range ids {
 			if failed[id] {
+				clear(g.Have) // scored again in full: a group's rewards come from one job
+				clear(g.Rewards)
 				todo = append(todo, g)
 				continue
 			}

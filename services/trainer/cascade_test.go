@@ -1,0 +1,178 @@
+package trainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestParseCascade(t *testing.T) {
+	good := `{"stages": [{"name": "m", "tasks": ["add", "sort3"], "steps": 3, "max_len": 3},
+		{"name": "c", "tasks": ["expr"], "steps": 2, "max_len": 4, "temperature": 1.5, "filter": true}]}`
+	c, err := parseCascade([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stages[0]; s.Prompts != 16 || s.Group != 16 || s.LR != 3e-3 || s.Temperature != 1 {
+		t.Errorf("defaults not filled: %+v", s)
+	}
+	if l := c.layout(); l != (layout{TaskToken: true, PromptSlots: 3, ResponseSlots: 3}) {
+		t.Errorf("layout %+v: the longest max_len sets the response slots", l)
+	}
+	for _, tc := range []struct{ name, file, want string }{
+		{"no stages", `{"stages": []}`, "0 stages"},
+		{"unknown task", `{"stages": [{"name": "a", "tasks": ["chess"], "steps": 1, "max_len": 2}]}`, `task "chess"`},
+		{"too short", `{"stages": [{"name": "a", "tasks": ["sort3"], "steps": 1, "max_len": 2}]}`, "do not fit max_len 2"},
+		{"unknown field", `{"stages": [{"name": "a", "tasks": ["add"], "steps": 1, "max_len": 1, "epochs": 3}]}`, "unknown field"},
+		{"no steps", `{"stages": [{"name": "a", "tasks": ["add"], "max_len": 1}]}`, "steps 0"},
+		{"bad name", `{"stages": [{"name": "a b", "tasks": ["add"], "steps": 1, "max_len": 1}]}`, "name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := parseCascade([]byte(tc.file)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ReadCascade(filepath.Join("testdata", "cascade3.json")); err != nil {
+		t.Errorf("the README's cascade: %v", err)
+	}
+}
+
+// Dynamic filtering: a prompt whose group scored all the same sits the next epoch
+// out, is counted, and comes back the epoch after.
+func TestPromptPoolFiltersSettledPrompts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ti, tk, _ := lookupTask("expr")
+	n := len(tk.Space())
+	p := &promptPool{Filter: true}
+	epoch1 := p.draw(n, []int{ti}, rng)
+	if p.Epoch != 1 || p.LeftOut[0] != 0 {
+		t.Fatalf("epoch %d left out %v", p.Epoch, p.LeftOut)
+	}
+	settled := map[string]bool{}
+	for i, d := range epoch1 {
+		g := &group{Task: d.Task, Prompt: d.Prompt, Epoch: d.Epoch, Rewards: []float64{0, 1}, Have: []bool{true, true}}
+		switch i % 3 {
+		case 0: // all wrong
+			g.Rewards = []float64{0, 0}
+			settled[promptKey(d.Task, d.Prompt)] = true
+		case 1: // all right
+			g.Rewards = []float64{1, 1}
+			settled[promptKey(d.Task, d.Prompt)] = true
+		}
+		p.settle(g)
+	}
+	epoch2 := p.draw(n-len(settled), []int{ti}, rng)
+	if p.Epoch != 2 || p.LeftOut[1] != len(settled) {
+		t.Fatalf("epoch %d left out %v, want %d in epoch 2", p.Epoch, p.LeftOut, len(settled))
+	}
+	for _, d := range epoch2 {
+		if settled[promptKey(d.Task, d.Prompt)] {
+			t.Errorf("prompt %v was settled in epoch 1 and drawn in epoch 2", d.Prompt)
+		}
+	}
+	p.draw(1, []int{ti}, rng)
+	if p.Epoch != 3 || p.LeftOut[2] != 0 || len(p.Order) != n {
+		t.Errorf("epoch %d left out %v with %d prompts: the settled prompts sat one epoch out, not for good", p.Epoch, p.LeftOut, len(p.Order))
+	}
+	off := &promptPool{}
+	off.draw(n+1, []int{ti}, rng)
+	if off.LeftOut[1] != 0 {
+		t.Errorf("without the filter %v were left out", off.LeftOut)
+	}
+}
+
+// A cascade killed mid-stage resumes at that stage and step: every step of every
+// stage once, the earlier stage not run again, the matrix written after each stage.
+// An eval reward that comes back as an error is scored again, never counted as 0.
+func TestCascadeResumesAtItsStageAndStep(t *testing.T) {
+	ctx := t.Context()
+	nc := startNATS(t)
+	file := filepath.Join(t.TempDir(), "cascade.json")
+	spec := `{"run": "cz", "hidden": 32, "eval_samples": 2, "stages": [
+		{"name": "one", "tasks": ["sort3"], "steps": 6, "prompts": 4, "group": 4, "max_len": 3},
+		{"name": "two", "tasks": ["sort3"], "steps": 8, "prompts": 4, "group": 4, "max_len": 3, "temperature": 1.5, "filter": true}]}`
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := CascadeConfig{File: file, Out: t.TempDir(), Backend: "cpu", Quiet: true, RewardTimeout: time.Minute, AckWait: time.Second}
+	runCtx, kill := context.WithCancel(ctx)
+	defer kill()
+	var evalErrors atomic.Int32
+	w := &testWorker{
+		afterJob: func(job Job) {
+			if job.ID == jobID("cz-2", 4, 1) {
+				kill()
+			}
+		},
+		fail: func(jobID string, index int) bool {
+			if strings.Contains(jobID, ".a1.") && index == 0 {
+				evalErrors.Add(1)
+				return true
+			}
+			return false
+		},
+	}
+	w.start(t, ctx, nc)
+	if err := RunCascade(runCtx, cfg, nc, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Fatalf("killed cascade: err = %v, want context.Canceled", err)
+	}
+	st := readCascadeState(t, cfg.Out)
+	if len(st.Stages) != 1 || len(st.Matrix.Rows) != 1 {
+		t.Fatalf("killed in stage 2, cascade.json has %d stages and %d rows, want 1", len(st.Stages), len(st.Matrix.Rows))
+	}
+	if err := RunCascade(ctx, cfg, nc, io.Discard); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("a fresh cascade into a cascade's directory: err = %v, want a refusal naming --resume", err)
+	}
+	cfg.Resume = true
+	if err := RunCascade(ctx, cfg, nc, io.Discard); err != nil {
+		t.Fatalf("resumed cascade: %v", err)
+	}
+	st = readCascadeState(t, cfg.Out)
+	if len(st.Stages) != 2 || len(st.Matrix.Rows) != 2 {
+		t.Fatalf("cascade.json has %d stages and %d rows, want 2", len(st.Stages), len(st.Matrix.Rows))
+	}
+	for i, s := range st.Stages {
+		lines := readLines(t, Config{Out: filepath.Join(cfg.Out, s.Dir), Steps: []int{6, 8}[i]})
+		for _, m := range lines {
+			if m.ResultsApplied != 16 {
+				t.Errorf("stage %s step %d applied %d rewards, want 16", s.Name, m.Step, m.ResultsApplied)
+			}
+		}
+	}
+	if st.Stages[1].Epochs == 0 || len(st.Stages[1].PromptsLeftOut) != st.Stages[1].Epochs {
+		t.Errorf("stage two: %d epochs, left out %v", st.Stages[1].Epochs, st.Stages[1].PromptsLeftOut)
+	}
+	if evalErrors.Load() == 0 {
+		t.Fatal("no eval result failed: the retry was not exercised")
+	}
+	for _, r := range st.Matrix.Rows {
+		if r.Scores["sort3"] == nil || r.N["sort3"] != 64*2 {
+			t.Errorf("row %s: sort3 scored over %d responses, want %d (an error neither dropped nor a 0)", r.Stage, r.N["sort3"], 64*2)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(cfg.Out, cascadeHTMLFile)); err != nil || !strings.Contains(string(b), "<th>sort3</th>") {
+		t.Errorf("cascade.html: %v", err)
+	}
+}
+
+func readCascadeState(t *testing.T, dir string) CascadeState {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, cascadeStateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st CascadeState
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
