@@ -511,6 +511,9 @@ func collect(ctx context.Context, js jetstream.JetStream, prefix string, ids map
 	for have := 0; have < want; {
 		msg, err := cons.Next(jetstream.FetchMaxWait(time.Until(deadlineOf(cctx))))
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			if cctx.Err() != nil || errors.Is(err, nats.ErrTimeout) {
 				return nil, fmt.Errorf("eval: %d of %d rewards after %s: is a job worker scoring %s?", have, want, timeout, JobsSubject)
 			}

@@ -176,3 +176,61 @@ func readCascadeState(t *testing.T, dir string) CascadeState {
 	}
 	return st
 }
+
+// A stage's checkpoint round-trips, and one whose groups or pool do not fit the
+// stage is refused at load rather than failing mid-run.
+func TestStageCheckpointChecks(t *testing.T) {
+	l := layout{TaskToken: true, PromptSlots: maxPromptLen(), ResponseSlots: 2}
+	spec := l.spec(2, 2)
+	mk := func() *checkpoint {
+		g := &group{JobID: "trainer.r.0.0", Task: 3, Epoch: 1, Prompt: []int32{1, 0, 2}, Responses: [][]int32{{1, 2, 3}, {4, 5, 6}},
+			OldLogp: [][]float32{{0, 0, 0}, {0, 0, 0}}, Rewards: []float64{0, 1}, Have: []bool{true, false}}
+		return &checkpoint{Format: checkpointFormat, Run: "r", Spec: spec, Prompts: 1, Group: 2, Sampled: 1, Policy: policy0(spec),
+			Tasks: []string{"words", "expr"}, Layout: &l, MaxLen: 3, Temperature: 1.5, Pending: []*group{g},
+			Pool: &promptPool{Filter: true, Epoch: 1, Order: []drawn{{Task: 2, Prompt: []int32{2, 1}, Epoch: 1}}, LeftOut: []int{0}}}
+	}
+	dir := t.TempDir()
+	if err := writeCheckpoint(dir, mk()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readCheckpoint(dir); err != nil {
+		t.Fatalf("a good stage checkpoint: %v", err)
+	}
+	for name, spoil := range map[string]func(c *checkpoint){
+		"group of a task not in the stage": func(c *checkpoint) { c.Pending[0].Task = 1 },
+		"response longer than max_len":     func(c *checkpoint) { c.MaxLen = 2 },
+		"pool prompt of another task":      func(c *checkpoint) { c.Pool.Order[0].Task = 0 },
+		"pool past its order":              func(c *checkpoint) { c.Pool.Next = 5 },
+		"no pool":                          func(c *checkpoint) { c.Pool = nil },
+		"unknown task":                     func(c *checkpoint) { c.Tasks = []string{"chess"} },
+		"sort3 network":                    func(c *checkpoint) { c.Spec = sort3Spec(2, 2) },
+		"sort3 checkpoint with a pool":     func(c *checkpoint) { c.Tasks, c.Task, c.Pending = nil, "sort3", nil },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := mk()
+			spoil(c)
+			dir := t.TempDir()
+			if err := writeCheckpoint(dir, c); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readCheckpoint(dir); err == nil {
+				t.Error("loaded")
+			}
+		})
+	}
+}
+
+func FuzzParseCascade(f *testing.F) {
+	f.Add([]byte(`{"stages": [{"name": "m", "tasks": ["add"], "steps": 3, "max_len": 1}]}`))
+	f.Add([]byte(`{"stages": [{"name": "w", "tasks": ["words", "sort3"], "steps": 1, "max_len": 3, "temperature": 2, "filter": true}], "eval_samples": 2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parseCascade(data) // must not panic on any input
+		if err != nil {
+			return
+		}
+		l := c.layout()
+		if l.context() > 40 || l.ResponseSlots+1 < c.Stages[0].MaxLen {
+			t.Errorf("layout %+v for %+v", l, c.Stages)
+		}
+	})
+}

@@ -142,6 +142,9 @@ func (c *checkpoint) check() error {
 	if len(c.Tasks) > 0 {
 		return c.checkStage()
 	}
+	if c.Layout != nil || c.Pool != nil || c.MaxLen != 0 {
+		return errors.New("a sort3 checkpoint with a cascade stage's layout or prompt pool")
+	}
 	if c.Task != "sort3" {
 		return fmt.Errorf("task %q", c.Task)
 	}
@@ -158,7 +161,7 @@ func (c *checkpoint) check() error {
 		return fmt.Errorf("step %d sampled %d prompts %d group %d do not fit", c.Step, c.Sampled, c.Prompts, c.Group)
 	}
 	for _, g := range c.Pending {
-		if g == nil || g.Step < c.Step || g.Step >= c.Sampled || len(g.Prompt) != sort3Digits ||
+		if g == nil || g.Step < c.Step || g.Step >= c.Sampled || g.Task != 0 || g.Epoch != 0 || len(g.Prompt) != sort3Digits ||
 			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group {
 			return errors.New("a pending group does not fit the run")
 		}
