@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -233,4 +234,44 @@ func FuzzParseCascade(f *testing.F) {
 			t.Errorf("layout %+v for %+v", l, c.Stages)
 		}
 	})
+}
+
+// A stage starts from the parameters the stage before it ended with: with every
+// reward of stage two failing (dropped, never a 0), nothing updates it, and it ends
+// where stage one did.
+func TestCascadeStageStartsFromTheLastStagesCheckpoint(t *testing.T) {
+	ctx := t.Context()
+	nc := startNATS(t)
+	file := filepath.Join(t.TempDir(), "cascade.json")
+	spec := `{"run": "cy", "hidden": 16, "eval_samples": 1, "stages": [
+		{"name": "one", "tasks": ["add"], "steps": 3, "prompts": 4, "group": 4, "max_len": 1},
+		{"name": "two", "tasks": ["add"], "steps": 2, "prompts": 4, "group": 4, "max_len": 1}]}`
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := &testWorker{fail: func(jobID string, index int) bool { return strings.HasPrefix(jobID, "trainer.cy-2.") }}
+	w.start(t, ctx, nc)
+	cfg := CascadeConfig{File: file, Out: t.TempDir(), Backend: "cpu", Quiet: true, RewardTimeout: time.Minute, AckWait: time.Second}
+	if err := RunCascade(ctx, cfg, nc, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	one, err := readCheckpoint(filepath.Join(cfg.Out, "stage1-one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := readCheckpoint(filepath.Join(cfg.Out, "stage2-two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.Step != 2 || !slices.Equal(one.Policy.Params, two.Policy.Params) {
+		t.Errorf("stage two (step %d) does not hold stage one's parameters", two.Step)
+	}
+	if slices.Equal(one.Policy.Params, one.Spec.Init(rand.New(rand.NewPCG(1, 0x5eed)))) {
+		t.Error("stage one did not train: the test shows nothing")
+	}
+	for _, m := range readLines(t, Config{Out: filepath.Join(cfg.Out, "stage2-two"), Steps: 2}) {
+		if m.GroupsFailed != 4 || m.GroupsKept != 0 {
+			t.Errorf("stage two step %d: %d groups failed, %d kept; want every group failed", m.Step, m.GroupsFailed, m.GroupsKept)
+		}
+	}
 }
