@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
 
 func TestParseCascade(t *testing.T) {
@@ -273,5 +275,31 @@ func TestCascadeStageStartsFromTheLastStagesCheckpoint(t *testing.T) {
 		if m.GroupsFailed != 4 || m.GroupsKept != 0 {
 			t.Errorf("stage two step %d: %d groups failed, %d kept; want every group failed", m.Step, m.GroupsFailed, m.GroupsKept)
 		}
+	}
+}
+
+// A reward that came back as an error is missing from the step's mean, not a 0 in it.
+func TestMeanRewardLeavesFailedRewardsOut(t *testing.T) {
+	spec := sort3Spec(2, 2)
+	be, err := policy.NewCPU(spec, policy0(spec), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	l := newLearner(be, policy.DefaultAdam(1e-3), 0.2, 1)
+	resp := [][]int32{{0, 1, 2}, {0, 1, 2}}
+	logp := [][]float32{{-2, -2, -2}, {-2, -2, -2}}
+	ok := &group{Prompt: []int32{2, 1, 0}, Responses: resp, OldLogp: logp, Rewards: []float64{1, 1}, Have: []bool{true, true}}
+	failed := &group{Prompt: []int32{2, 1, 0}, Responses: resp, OldLogp: logp, Rewards: []float64{0, 1}, Have: []bool{true, true},
+		Errors: 1, Failed: []bool{true, false}}
+	st, err := l.update([]*group{ok, failed}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MeanReward != 1 || st.GroupsFailed != 1 {
+		t.Errorf("mean reward %v with %d groups failed, want 1 (the error left out) and 1", st.MeanReward, st.GroupsFailed)
+	}
+	if m := taskRewards([]*group{ok, failed}); m["sort3"] != 1 {
+		t.Errorf("task rewards %v, want sort3 1", m)
 	}
 }

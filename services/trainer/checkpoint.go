@@ -162,7 +162,7 @@ func (c *checkpoint) check() error {
 	}
 	for _, g := range c.Pending {
 		if g == nil || g.Step < c.Step || g.Step >= c.Sampled || g.Task != 0 || g.Epoch != 0 || len(g.Prompt) != sort3Digits ||
-			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group {
+			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group || (g.Failed != nil && len(g.Failed) != c.Group) {
 			return errors.New("a pending group does not fit the run")
 		}
 		for j := range g.Responses {
@@ -216,7 +216,7 @@ func (c *checkpoint) checkStage() error {
 	}
 	for _, g := range c.Pending {
 		if g == nil || g.Step < c.Step || g.Step >= c.Sampled ||
-			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group {
+			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group || (g.Failed != nil && len(g.Failed) != c.Group) {
 			return errors.New("a pending group does not fit the run")
 		}
 		if err := checkPrompt(g.Task, g.Prompt, tasks); err != nil {

@@ -24,7 +24,13 @@ type group struct {
 	OldLogp   [][]float32 `json:"old_logp"`
 	Rewards   []float64   `json:"rewards"`
 	Have      []bool      `json:"have"`
-	Errors    int         `json:"errors"` // results that came back with an error instead of a reward
+	Errors    int         `json:"errors"`           // results that came back with an error instead of a reward
+	Failed    []bool      `json:"failed,omitempty"` // which responses those were: their reward is not a 0, it is missing
+}
+
+// scored reports whether response j's reward came back, and not as an error.
+func (g *group) scored(j int) bool {
+	return g.Have[j] && (g.Failed == nil || !g.Failed[j]) && !math.IsNaN(g.Rewards[j])
 }
 
 func (g *group) received() int {
@@ -192,7 +198,7 @@ func (l *learner) update(groups []*group, version, staleness int) (updateStats, 
 		}
 		st.Results += g.received()
 		for j, r := range g.Rewards {
-			if g.Have[j] && !math.IsNaN(r) {
+			if g.scored(j) {
 				rewardSum += r
 				rewarded++
 			}

@@ -502,9 +502,31 @@ func (t *trainer) apply(m jetstream.Msg) {
 	g.Have[r.Index] = true
 	if r.Result.Error != nil {
 		g.Errors++
+		if g.Failed == nil {
+			g.Failed = make([]bool, len(g.Have))
+		}
+		g.Failed[r.Index] = true
 		return
 	}
 	g.Rewards[r.Index] = r.Result.Reward
+}
+
+// taskRewards is the mean reward per task over the rewards that came back without error.
+func taskRewards(groups []*group) map[string]float64 {
+	sum, n := map[string]float64{}, map[string]int{}
+	for _, g := range groups {
+		name := cascadeTasks[g.Task].Name()
+		for j, r := range g.Rewards {
+			if g.scored(j) {
+				sum[name] += r
+				n[name]++
+			}
+		}
+	}
+	for name := range sum {
+		sum[name] /= float64(n[name])
+	}
+	return sum
 }
 
 // resultVersion is the policy version that sampled a result's response: from the
@@ -554,6 +576,9 @@ func (t *trainer) update(stepStart time.Time, wait time.Duration) error {
 	}
 	if p := t.ck.Pool; p != nil {
 		m.Epoch, m.PromptsLeftOut = p.Epoch, p.LeftOut[len(p.LeftOut)-1]
+	}
+	if len(t.tasks) > 1 {
+		m.TaskRewards = taskRewards(groups)
 	}
 	t.stale, t.duplicates = 0, 0
 	if err := t.metrics.append(m); err != nil {
