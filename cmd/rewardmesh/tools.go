@@ -130,7 +130,7 @@ func runTrainer(ctx context.Context, env *environment, args []string, joinMesh b
 	}
 	train := func(nc *nats.Conn) error { return trainer.Run(ctx, cfg, nc, env.stdout) }
 	services := []string{"math"}
-	if cfg.Cascade != "" {
+	if cfg.Cascade != "" || cfg.Resume && trainer.HoldsCascade(cfg.Out) {
 		cc := trainer.CascadeFromFlags(cfg)
 		train = func(nc *nats.Conn) error { return trainer.RunCascade(ctx, cc, nc, env.stdout) }
 		if services, err = cc.Services(); err != nil {

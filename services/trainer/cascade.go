@@ -193,6 +193,13 @@ func orDefault[T comparable](v, d T) T {
 	return v
 }
 
+// HoldsCascade reports whether dir holds a cascade, which `train --resume --out DIR`
+// continues without naming its file again.
+func HoldsCascade(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, cascadeStateFile))
+	return dir != "" && err == nil
+}
+
 // Services are the mesh services that score a cascade's tasks (for a CLI that
 // embeds the mesh): the file's, or on resume the cascade.json's.
 func (cfg CascadeConfig) Services() ([]string, error) {

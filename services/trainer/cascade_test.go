@@ -135,7 +135,10 @@ func TestCascadeResumesAtItsStageAndStep(t *testing.T) {
 	if err := RunCascade(ctx, cfg, nc, io.Discard); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Errorf("a fresh cascade into a cascade's directory: err = %v, want a refusal naming --resume", err)
 	}
-	cfg.Resume = true
+	cfg.Resume, cfg.File = true, "" // the cascade as first read is in cascade.json
+	if !HoldsCascade(cfg.Out) {
+		t.Fatal("HoldsCascade: false for a cascade's directory")
+	}
 	if err := RunCascade(ctx, cfg, nc, io.Discard); err != nil {
 		t.Fatalf("resumed cascade: %v", err)
 	}
