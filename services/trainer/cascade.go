@@ -510,6 +510,14 @@ func collect(ctx context.Context, js jetstream.JetStream, prefix string, ids map
 	if err != nil {
 		return nil, fmt.Errorf("read eval results: %w", err)
 	}
+	defer func() {
+		// Not left on the server until its inactivity threshold.
+		if name := cons.CachedInfo().Name; name != "" {
+			del, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = js.DeleteConsumer(del, ResultsStream, name)
+			cancel()
+		}
+	}()
 	want := 0
 	for _, g := range ids {
 		want += len(g.Have)
