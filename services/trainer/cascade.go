@@ -334,6 +334,8 @@ func RunCascade(ctx context.Context, cfg CascadeConfig, nc *nats.Conn, stdout io
 		}
 		if _, err := os.Stat(filepath.Join(rc.Out, checkpointFile)); err == nil {
 			rc.Resume = true // killed mid-stage: the stage resumes at its step
+		} else if err := dropUnusedConsumer(ctx, js, rc.Run); err != nil {
+			return fmt.Errorf("stage %d (%s): %w", i+1, s.Name, err)
 		}
 		fmt.Fprintf(stdout, "cascade %s: stage %d/%d %s (%s), %d steps\n", c.Run, i+1, len(c.Stages), s.Name, strings.Join(s.Tasks, ", "), s.Steps)
 		if err := Run(ctx, rc, nc, stdout); err != nil {
@@ -354,6 +356,20 @@ func RunCascade(ctx context.Context, cfg CascadeConfig, nc *nats.Conn, stdout io
 			return err
 		}
 		fmt.Fprintf(stdout, "cascade %s: after stage %d (%s): %s; prompts left out per epoch %v\n", c.Run, i+1, s.Name, row, report.PromptsLeftOut)
+	}
+	return nil
+}
+
+// dropUnusedConsumer deletes the results consumer of a stage that was killed before
+// its first checkpoint. A run publishes no job before a checkpoint holds it, so that
+// consumer has read nothing, and without this the stage, whose run id the cascade
+// fixes, could never start again: a fresh run refuses a name the mesh has seen.
+func dropUnusedConsumer(ctx context.Context, js jetstream.JetStream, run string) error {
+	del, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := js.DeleteConsumer(del, ResultsStream, "trainer_"+run)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("remove the results consumer of a stage killed before its first checkpoint: %w", err)
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
 
@@ -256,6 +258,15 @@ func TestCascadeStageStartsFromTheLastStagesCheckpoint(t *testing.T) {
 	}
 	w := &testWorker{fail: func(jobID string, index int) bool { return strings.HasPrefix(jobID, "trainer.cy-2.") }}
 	w.start(t, ctx, nc)
+	// A first try at stage two was killed after it created its results consumer and
+	// before its first checkpoint: it published nothing, and must not block the stage.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, ResultsStream, jetstream.ConsumerConfig{Durable: "trainer_cy-2", FilterSubject: ResultsPrefix + "trainer.cy-2.>"}); err != nil {
+		t.Fatal(err)
+	}
 	cfg := CascadeConfig{File: file, Out: t.TempDir(), Backend: "cpu", Quiet: true, RewardTimeout: time.Minute, AckWait: time.Second}
 	if err := RunCascade(ctx, cfg, nc, io.Discard); err != nil {
 		t.Fatal(err)
