@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,8 +121,9 @@ func (c CascadeFile) validate() error {
 	if len(c.Stages) == 0 || len(c.Stages) > 32 {
 		errs = append(errs, fmt.Errorf("cascade: %d stages, want 1..32", len(c.Stages)))
 	}
-	if c.Run != "" && !validRunID(c.Run) {
-		errs = append(errs, fmt.Errorf("cascade run %q: want 1-64 of [A-Za-z0-9_-]", c.Run))
+	if c.Run != "" && (!validRunID(c.Run) || len(c.Run) > 60) {
+		// Stage i runs as <run>-<i>, itself a run id of at most 64.
+		errs = append(errs, fmt.Errorf("cascade run %q: want 1-60 of [A-Za-z0-9_-]", c.Run))
 	}
 	if c.EvalSamples < 1 || c.EvalSamples > 64 {
 		errs = append(errs, fmt.Errorf("eval_samples %d: want 1..64", c.EvalSamples))
@@ -140,7 +142,10 @@ func (c CascadeFile) validate() error {
 		if s.MaxLen < 1 || s.MaxLen > 32 {
 			errs = append(errs, fmt.Errorf("%s: max_len %d: want 1..32", where, s.MaxLen))
 		}
-		for _, n := range s.Tasks {
+		for j, n := range s.Tasks {
+			if slices.Contains(s.Tasks[:j], n) {
+				errs = append(errs, fmt.Errorf("%s: task %s named twice", where, n))
+			}
 			if _, tk, ok := lookupTask(n); !ok {
 				errs = append(errs, fmt.Errorf("%s: task %q: want one of %v", where, n, TaskNames()))
 			} else if tk.ResponseLen(s.MaxLen) == 0 {
@@ -255,7 +260,7 @@ type StageReport struct {
 }
 
 // EvalMatrix is Nemotron-Cascade's figure 1 as numbers: after each stage (a row),
-// the mean reward on each task's eval prompts (a column); a task not trained yet is null.
+// the mean reward on each task's eval prompts (a column); a task not trained yet is absent.
 type EvalMatrix struct {
 	Tasks []string  `json:"tasks"`
 	Rows  []EvalRow `json:"rows"`
@@ -302,7 +307,7 @@ func RunCascade(ctx context.Context, cfg CascadeConfig, nc *nats.Conn, stdout io
 			return err
 		}
 		if st.Cascade.Run == "" {
-			st.Cascade.Run = "c" + strconv.FormatUint(uint64(time.Now().UnixNano())>>20&0xffffffff, 36)
+			st.Cascade.Run = "c" + strconv.FormatUint(rand.Uint64()>>16, 36)
 		}
 		if err := writeCascadeState(cfg.Out, &st); err != nil {
 			return err

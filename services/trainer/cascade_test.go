@@ -38,6 +38,8 @@ func TestParseCascade(t *testing.T) {
 		{"too short", `{"stages": [{"name": "a", "tasks": ["sort3"], "steps": 1, "max_len": 2}]}`, "do not fit max_len 2"},
 		{"unknown field", `{"stages": [{"name": "a", "tasks": ["add"], "steps": 1, "max_len": 1, "epochs": 3}]}`, "unknown field"},
 		{"no steps", `{"stages": [{"name": "a", "tasks": ["add"], "max_len": 1}]}`, "steps 0"},
+		{"task twice", `{"stages": [{"name": "a", "tasks": ["add", "add"], "steps": 1, "max_len": 1}]}`, "named twice"},
+		{"run too long", `{"run": "` + strings.Repeat("r", 61) + `", "stages": [{"name": "a", "tasks": ["add"], "steps": 1, "max_len": 1}]}`, "1-60"},
 		{"bad name", `{"stages": [{"name": "a b", "tasks": ["add"], "steps": 1, "max_len": 1}]}`, "name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
