@@ -80,7 +80,7 @@ type task interface {
 	Item(prompt, response []int32) (reward.Domain, string, json.RawMessage)
 }
 
-// Tasks are the demonstration tasks a cascade can name, in the order of their
+// cascadeTasks are the demonstration tasks a cascade can name, in the order of their
 // task tokens. The order is part of every cascade checkpoint: append, never reorder.
 var cascadeTasks = []task{sort3Task{}, addTask{}, exprTask{}, wordsTask{}}
 
