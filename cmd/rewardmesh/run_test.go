@@ -51,6 +51,7 @@ func TestUsageAndBadArguments(t *testing.T) {
 		{[]string{"serve", "math"}, "--nats URL is required"},
 		{[]string{"serve", "trainer", "--steps", "3", "--out", "x"}, "--nats URL is required"},
 		{[]string{"serve", "trainer", "--nats", "nats://127.0.0.1:1", "--steps", "0"}, "steps"},
+		{[]string{"train", "--cascade", "no-such-cascade.json", "--out", "x"}, "read cascade"},
 		{[]string{"up", "--log-level", "loud"}, "--log-level"},
 		{[]string{"bench"}, "name what to measure"},
 		{[]string{"bench", "nope"}, "unknown target"},

@@ -135,23 +135,32 @@ func runTrainer(ctx context.Context, env *environment, args []string, joinMesh b
 	if joinMesh && cfg.NATSURL == "" {
 		return errors.New("serve trainer: --nats URL is required (the trainer joins an existing mesh; `rewardmesh train` embeds one)")
 	}
+	train := func(nc *nats.Conn) error { return trainer.Run(ctx, cfg, nc, env.stdout) }
+	services := []string{"math"}
+	if cfg.Cascade != "" || cfg.Resume && trainer.HoldsCascade(cfg.Out) {
+		cc := trainer.CascadeFromFlags(cfg)
+		train = func(nc *nats.Conn) error { return trainer.RunCascade(ctx, cc, nc, env.stdout) }
+		if services, err = cc.Services(); err != nil {
+			return err
+		}
+	}
 	url := cfg.NATSURL
 	if url == "" {
 		// The job worker runs in the gateway; the embedded mesh needs no HTTP port.
-		n, nc, err := inProcessMesh(ctx, env, "math", "gateway")
+		n, nc, err := inProcessMesh(ctx, env, append(services, "gateway")...)
 		if err != nil {
 			return err
 		}
 		defer n.Close()
 		defer nc.Close()
-		return trainer.Run(ctx, cfg, nc, env.stdout)
+		return train(nc)
 	}
 	nc, err := mesh.Connect(url, "rewardmesh-trainer", nil)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	return trainer.Run(ctx, cfg, nc, env.stdout)
+	return train(nc)
 }
 
 // inProcessMesh starts the named services on an embedded NATS server, logging

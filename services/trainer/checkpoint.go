@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
@@ -35,6 +36,43 @@ type checkpoint struct {
 	Policy  policy.State `json:"policy"`
 	RNG     []byte       `json:"rng"`
 	Pending []*group     `json:"pending"`
+
+	// A cascade stage's: its tasks (empty for sort3 alone), the network's layout,
+	// the max response length, the sampling temperature and the prompt pool.
+	Tasks       []string    `json:"tasks,omitempty"`
+	Layout      *layout     `json:"layout,omitempty"`
+	MaxLen      int         `json:"max_len,omitempty"`
+	Temperature float64     `json:"temperature,omitempty"`
+	Pool        *promptPool `json:"pool,omitempty"`
+}
+
+// taskIndexes are the cascade indexes of a stage's task names.
+func taskIndexes(names []string) ([]int, error) {
+	out := make([]int, len(names))
+	for i, n := range names {
+		ti, _, ok := lookupTask(n)
+		if !ok {
+			return nil, fmt.Errorf("task %q: want one of %v", n, TaskNames())
+		}
+		out[i] = ti
+	}
+	return out, nil
+}
+
+// checkPrompt rejects a prompt that is not one of a stage task's.
+func checkPrompt(taskIndex int, prompt []int32, tasks []int) error {
+	if !slices.Contains(tasks, taskIndex) {
+		return fmt.Errorf("a prompt of task %d, not one of the stage's", taskIndex)
+	}
+	if len(prompt) != cascadeTasks[taskIndex].PromptLen() {
+		return errors.New("a prompt of the wrong length")
+	}
+	for _, p := range prompt {
+		if p < 0 || p > 9 {
+			return errors.New("a prompt holds a non-digit")
+		}
+	}
+	return nil
 }
 
 // writeCheckpoint replaces dir/checkpoint.json atomically: a crash leaves the old
@@ -101,6 +139,12 @@ func (c *checkpoint) check() error {
 	if !validRunID(c.Run) {
 		return fmt.Errorf("bad run id %q", c.Run)
 	}
+	if len(c.Tasks) > 0 {
+		return c.checkStage()
+	}
+	if c.Layout != nil || c.Pool != nil || c.MaxLen != 0 {
+		return errors.New("a sort3 checkpoint with a cascade stage's layout or prompt pool")
+	}
 	if c.Task != "sort3" {
 		return fmt.Errorf("task %q", c.Task)
 	}
@@ -117,8 +161,8 @@ func (c *checkpoint) check() error {
 		return fmt.Errorf("step %d sampled %d prompts %d group %d do not fit", c.Step, c.Sampled, c.Prompts, c.Group)
 	}
 	for _, g := range c.Pending {
-		if g == nil || g.Step < c.Step || g.Step >= c.Sampled || len(g.Prompt) != sort3Digits ||
-			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group {
+		if g == nil || g.Step < c.Step || g.Step >= c.Sampled || g.Task != 0 || g.Epoch != 0 || len(g.Prompt) != sort3Digits ||
+			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group || (g.Failed != nil && len(g.Failed) != c.Group) {
 			return errors.New("a pending group does not fit the run")
 		}
 		for j := range g.Responses {
@@ -134,6 +178,59 @@ func (c *checkpoint) check() error {
 		for _, p := range g.Prompt {
 			if p < 0 || p > 9 {
 				return errors.New("a pending prompt holds a non-digit")
+			}
+		}
+	}
+	return nil
+}
+
+// checkStage is check for a cascade stage's checkpoint.
+func (c *checkpoint) checkStage() error {
+	tasks, err := taskIndexes(c.Tasks)
+	if err != nil {
+		return err
+	}
+	if c.Layout == nil || !c.Layout.TaskToken || c.Layout.PromptSlots != maxPromptLen() || c.Layout.ResponseSlots < 0 || c.Layout.ResponseSlots > 64 {
+		return errors.New("a cascade checkpoint without a cascade layout")
+	}
+	if c.MaxLen < 1 || c.MaxLen > c.Layout.ResponseSlots+1 || c.Temperature < 0 {
+		return fmt.Errorf("max_len %d temperature %v do not fit", c.MaxLen, c.Temperature)
+	}
+	if c.Spec != c.Layout.spec(c.Spec.Embed, c.Spec.Hidden) {
+		return fmt.Errorf("spec %+v is not the layout's network", c.Spec)
+	}
+	if err := c.Spec.Validate(); err != nil {
+		return err
+	}
+	if err := c.Policy.Check(c.Spec); err != nil {
+		return err
+	}
+	if c.Step < 0 || c.Sampled < c.Step || c.Prompts <= 0 || c.Group < 2 {
+		return fmt.Errorf("step %d sampled %d prompts %d group %d do not fit", c.Step, c.Sampled, c.Prompts, c.Group)
+	}
+	if c.Pool == nil {
+		return errors.New("a cascade checkpoint without its prompt pool")
+	}
+	if err := c.Pool.check(tasks); err != nil {
+		return err
+	}
+	for _, g := range c.Pending {
+		if g == nil || g.Step < c.Step || g.Step >= c.Sampled ||
+			len(g.Responses) != c.Group || len(g.OldLogp) != c.Group || len(g.Rewards) != c.Group || len(g.Have) != c.Group || (g.Failed != nil && len(g.Failed) != c.Group) {
+			return errors.New("a pending group does not fit the run")
+		}
+		if err := checkPrompt(g.Task, g.Prompt, tasks); err != nil {
+			return err
+		}
+		n := cascadeTasks[g.Task].ResponseLen(c.MaxLen)
+		for j := range g.Responses {
+			if len(g.Responses[j]) != n || len(g.OldLogp[j]) != n {
+				return errors.New("a pending response does not fit the run")
+			}
+			for _, a := range g.Responses[j] {
+				if a < 0 || int(a) >= c.Spec.Actions {
+					return errors.New("a pending response holds a token outside the actions")
+				}
 			}
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
 
 // Config is a training run. Zero values take the defaults of DefaultConfig.
@@ -20,6 +22,7 @@ type Config struct {
 	Out     string // directory for metrics.jsonl, reward.html and checkpoint.json
 	NATSURL string // the CLI connects here; empty means it starts an embedded mesh
 	Resume  bool   // continue from Out/checkpoint.json
+	Cascade string // a cascade file: run its stages (RunCascade) instead of one task
 
 	Run       string  // run id, a job-id token; generated when empty
 	Prompts   int     // prompts (groups) per step
@@ -40,6 +43,19 @@ type Config struct {
 	AckWait time.Duration
 	// Quiet drops the per-step progress line.
 	Quiet bool
+
+	stage *stageSetup // set by RunCascade: the run is one stage of a cascade
+}
+
+// stageSetup is what a cascade stage adds to a run.
+type stageSetup struct {
+	tasks       []string
+	maxLen      int
+	temperature float64
+	filter      bool
+	layout      layout
+	init        *policy.State // a fresh stage starts from these parameters (the last stage's); nil: from scratch
+	title       string
 }
 
 // DefaultConfig is the configuration the sort3 demonstration is tuned for.
@@ -81,6 +97,7 @@ func flagSet(cfg *Config) *flag.FlagSet {
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "GRPO updates to run, counting a resumed run's")
 	fs.StringVar(&cfg.Backend, "backend", cfg.Backend, "policy backend: cpu, or cuda in a -tags cuda build")
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "output directory (metrics.jsonl, reward.html, checkpoint.json)")
+	fs.StringVar(&cfg.Cascade, "cascade", cfg.Cascade, "cascade file (JSON): stages run in order, each from the last one's checkpoint; --task and the GRPO flags are the file's")
 	fs.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "NATS URL of the mesh; empty starts an embedded one")
 	fs.BoolVar(&cfg.Resume, "resume", cfg.Resume, "resume from OUT/checkpoint.json")
 	fs.StringVar(&cfg.Run, "run", cfg.Run, "run id (letters, digits, _ and -); generated when empty")
@@ -132,7 +149,7 @@ func (c *Config) fillDefaults() {
 
 func (c Config) validate() error {
 	var errs []error
-	if c.Task != "sort3" {
+	if c.stage == nil && c.Task != "sort3" {
 		errs = append(errs, fmt.Errorf("task %q: only sort3 is known", c.Task))
 	}
 	if c.Steps <= 0 {

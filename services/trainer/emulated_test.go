@@ -4,7 +4,10 @@ package trainer
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rewardmesh/rewardmesh/services/trainer/cuda"
 	"github.com/rewardmesh/rewardmesh/services/trainer/cuda/kernels"
@@ -46,5 +49,34 @@ func TestRunLearnsOnEmulatedCUDA(t *testing.T) {
 	t.Logf("mean reward first 50 steps %.3f, last 50 %.3f", first, last)
 	if first > 0.3 || last < first+0.2 {
 		t.Errorf("mean reward first 50 = %.3f, last 50 = %.3f: want it to start at chance and rise by 0.2", first, last)
+	}
+}
+
+// A cascade on the CUDA backend's host code: the cascade network (a task token,
+// vocabulary 15) through the same launches as on a GPU, a stage from the last one's
+// checkpoint, and the eval's own backend.
+func TestCascadeOnEmulatedCUDA(t *testing.T) {
+	ctx := t.Context()
+	nc := startNATS(t)
+	(&testWorker{}).start(t, ctx, nc)
+	file := filepath.Join(t.TempDir(), "cascade.json")
+	spec := `{"run": "cu", "hidden": 16, "eval_samples": 2, "stages": [
+		{"name": "one", "tasks": ["add"], "steps": 4, "prompts": 4, "group": 4, "max_len": 1, "lr": 0.01},
+		{"name": "two", "tasks": ["add", "sort3"], "steps": 3, "prompts": 4, "group": 4, "max_len": 3, "temperature": 1.5, "filter": true}]}`
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := CascadeConfig{File: file, Out: t.TempDir(), Backend: "cuda-emulated", Quiet: true, RewardTimeout: time.Minute, AckWait: time.Second}
+	if err := RunCascade(ctx, cfg, nc, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st := readCascadeState(t, cfg.Out)
+	if len(st.Matrix.Rows) != 2 || st.Matrix.Rows[1].N["sort3"] != 64*2 || st.Matrix.Rows[1].N["add"] != 25*2 {
+		t.Errorf("matrix %+v", st.Matrix)
+	}
+	for _, m := range readLines(t, Config{Out: filepath.Join(cfg.Out, "stage2-two"), Steps: 3}) {
+		if (m.Backend != "cuda" && m.Backend != "cuda-emulated") || m.ResultsApplied != 16 {
+			t.Errorf("stage two step %d: backend %q, %d rewards", m.Step, m.Backend, m.ResultsApplied)
+		}
 	}
 }

@@ -37,6 +37,12 @@ type Metrics struct {
 	PolicyVersion  int     `json:"policy_version"`
 	Backend        string  `json:"backend"`
 	UnixMillis     int64   `json:"unix_ms"`
+	// A cascade stage's prompt pool: the epoch this step's prompts came from (the
+	// newest), and how many prompts dynamic filtering left out of that epoch.
+	Epoch          int `json:"epoch,omitempty"`
+	PromptsLeftOut int `json:"prompts_left_out,omitempty"`
+	// TaskRewards is the mean reward per task, for a stage of more than one.
+	TaskRewards map[string]float64 `json:"task_rewards,omitempty"`
 }
 
 // metricsLog appends lines to metrics.jsonl, synced before the checkpoint that

@@ -97,7 +97,7 @@ func FuzzDecodeResult(f *testing.F) {
 func TestJobFor(t *testing.T) {
 	g := &group{JobID: "trainer.r.3.1", Step: 3, Index: 1, Version: 3, Prompt: []int32{7, 0, 7},
 		Responses: [][]int32{{0, 7, 7}, {7, 7, 0}}}
-	job := jobFor("r", g)
+	job := (&trainer{ck: &checkpoint{Run: "r"}}).jobFor(g)
 	if job.ID != g.JobID || len(job.Items) != 2 {
 		t.Fatalf("job %+v", job)
 	}
@@ -226,12 +226,41 @@ func FuzzCheckpoint(f *testing.F) {
 	good, _ := json.Marshal(&checkpoint{Format: checkpointFormat, Run: "r", Task: "sort3", Spec: spec, Prompts: 1, Group: 2, Policy: policy0(spec)})
 	f.Add(good)
 	f.Add([]byte(`{"format":1,"pending":[null]}`))
+	l := layout{TaskToken: true, PromptSlots: maxPromptLen(), ResponseSlots: 2}
+	stage := l.spec(2, 2)
+	words := &group{JobID: "trainer.r.0.0", Task: 3, Epoch: 1, Prompt: []int32{1, 0, 2}, Responses: [][]int32{{1, 2, 3}, {4, 5, 6}},
+		OldLogp: [][]float32{{0, 0, 0}, {0, 0, 0}}, Rewards: []float64{0, 1}, Have: []bool{true, false}}
+	staged, _ := json.Marshal(&checkpoint{Format: checkpointFormat, Run: "r", Spec: stage, Prompts: 1, Group: 2, Sampled: 1, Policy: policy0(stage),
+		Tasks: []string{"words", "expr"}, Layout: &l, MaxLen: 3, Temperature: 1.5, Pending: []*group{words},
+		Pool: &promptPool{Filter: true, Epoch: 1, Order: []drawn{{Task: 2, Prompt: []int32{2, 1}, Epoch: 1}}, LeftOut: []int{0}}})
+	f.Add(staged)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, checkpointFile), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = readCheckpoint(dir) // must not panic on any input
+		ck, err := readCheckpoint(dir) // must not panic on any input
+		if err != nil {
+			return
+		}
+		// What a checkpoint that loads holds must not panic when the run uses it.
+		tasks, _ := taskIndexes(ck.Tasks)
+		lr := &learner{layout: sort3Layout}
+		if ck.Layout != nil {
+			lr.layout = *ck.Layout
+		}
+		row := make([]int32, ck.Spec.Context)
+		for _, g := range ck.Pending {
+			groupItems(g, g.JobID)
+			for _, r := range g.Responses {
+				for i := range r {
+					lr.layout.fill(row, g.Task, g.Prompt, r, i)
+				}
+			}
+		}
+		if ck.Pool != nil && len(tasks) > 0 {
+			ck.Pool.draw(3, tasks, rand.New(rand.NewPCG(1, 1)))
+		}
 	})
 }
 

@@ -57,6 +57,7 @@ type trainer struct {
 	learner *learner
 	ck      *checkpoint // the run's identity and step counters; Policy/RNG/Pending are filled when written
 	pending map[string]*group
+	tasks   []int           // a cascade stage's tasks, as cascadeTasks indexes
 	held    []jetstream.Msg // applied but not yet acknowledged: acked after the next checkpoint
 	metrics *metricsLog
 	out     io.Writer
@@ -104,7 +105,11 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, stdout io.Writer) (err 
 	defer func() {
 		// The plot is a convenience: it is redrawn from metrics.jsonl, even after a failure.
 		if lines, perr := readMetrics(t.metrics.f.Name()); perr == nil && len(lines) > 0 {
-			if perr := writePlot(cfg.Out, lines, "sort3 GRPO reward, run "+t.ck.Run); perr != nil && err == nil {
+			title := "sort3 GRPO reward, run " + t.ck.Run
+			if cfg.stage != nil {
+				title = cfg.stage.title
+			}
+			if perr := writePlot(cfg.Out, lines, title); perr != nil && err == nil {
 				err = perr
 			}
 		}
@@ -130,11 +135,26 @@ func (t *trainer) start() error {
 			run = "r" + strconv.FormatUint(rand.Uint64()>>16, 36)
 		}
 		spec := sort3Spec(cfg.Embed, cfg.Hidden)
+		if cfg.stage != nil {
+			spec = cfg.stage.layout.spec(cfg.Embed, cfg.Hidden)
+		}
 		init := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 		ck = &checkpoint{
 			Format: checkpointFormat, Run: run, Task: cfg.Task, Spec: spec,
 			Prompts: cfg.Prompts, Group: cfg.Group, LR: cfg.LR, Clip: cfg.Clip, Stale: cfg.Staleness,
 			Policy: policy.NewState(spec.Init(init)),
+		}
+		if st := cfg.stage; st != nil {
+			if st.init != nil {
+				// The stage starts from the last one's parameters; Adam starts afresh.
+				ck.Policy = policy.NewState(st.init.Params)
+			}
+			l := st.layout
+			ck.Task, ck.Tasks, ck.Layout, ck.MaxLen, ck.Temperature = "", st.tasks, &l, st.maxLen, st.temperature
+			ck.Pool = &promptPool{Filter: st.filter}
+		}
+		if err := ck.check(); err != nil {
+			return fmt.Errorf("start run: %w", err)
 		}
 	} else if cfg.Run != "" && cfg.Run != ck.Run {
 		return fmt.Errorf("resume: checkpoint is of run %q, not %q", ck.Run, cfg.Run)
@@ -144,6 +164,13 @@ func (t *trainer) start() error {
 		return err
 	}
 	t.learner = newLearner(be, policy.DefaultAdam(ck.LR), ck.Clip, cfg.Seed)
+	if ck.Layout != nil {
+		t.learner.layout, t.learner.maxLen, t.learner.temp = *ck.Layout, ck.MaxLen, ck.Temperature
+		if t.tasks, err = taskIndexes(ck.Tasks); err != nil {
+			be.Close()
+			return err
+		}
+	}
 	if ck.RNG != nil {
 		if err := t.learner.pcg.UnmarshalBinary(ck.RNG); err != nil {
 			be.Close()
@@ -174,7 +201,7 @@ func (t *trainer) loop(ctx context.Context) error {
 		stepStart := time.Now()
 		var fresh []*group
 		for t.ck.Sampled < t.cfg.Steps && t.ck.Sampled <= t.ck.Step+t.ck.Stale {
-			gs, err := t.learner.sample(t.ck.Run, t.ck.Sampled, t.ck.Step, t.ck.Prompts, t.ck.Group)
+			gs, err := t.learner.sample(t.ck.Run, t.ck.Sampled, t.ck.Step, t.draw(), t.ck.Group)
 			if err != nil {
 				return err
 			}
@@ -211,6 +238,19 @@ func (t *trainer) loop(ctx context.Context) error {
 		return fmt.Errorf("delete results consumer: %w", err)
 	}
 	return nil
+}
+
+// draw chooses one step's prompts: from the stage's pool in a cascade, else sort3
+// prompts at random.
+func (t *trainer) draw() []drawn {
+	if t.ck.Pool != nil {
+		return t.ck.Pool.draw(t.ck.Prompts, t.tasks, t.learner.rng)
+	}
+	ds := make([]drawn, t.ck.Prompts)
+	for i := range ds {
+		ds[i] = drawn{Prompt: samplePrompt(t.learner.rng)}
+	}
+	return ds
 }
 
 func (t *trainer) consumerName() string { return "trainer_" + t.ck.Run }
@@ -339,7 +379,7 @@ func (t *trainer) publish(ctx context.Context, groups []*group) error {
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(groups))
 	for _, g := range groups {
-		data, err := json.Marshal(jobFor(t.ck.Run, g))
+		data, err := json.Marshal(t.jobFor(g))
 		if err != nil {
 			return fmt.Errorf("encode job %s: %w", g.JobID, err)
 		}
@@ -362,22 +402,33 @@ func (t *trainer) publish(ctx context.Context, groups []*group) error {
 	return nil
 }
 
-// jobFor is the reward job of a group: one math item per response, scored against
-// the sorted prompt as a tuple.
-func jobFor(run string, g *group) Job {
-	ref, _ := json.Marshal(map[string]string{"gold": sort3Gold(g.Prompt)})
-	meta, _ := json.Marshal(jobMeta{Run: run, Step: g.Step, Group: g.Index, Version: g.Version})
+// jobFor is the reward job of a group: one item per response, written out by its
+// task for the service that scores it (sort3 alone: math items, the sorted prompt
+// as the gold tuple).
+func (t *trainer) jobFor(g *group) Job {
+	meta, _ := json.Marshal(jobMeta{Run: t.ck.Run, Step: g.Step, Group: g.Index, Version: g.Version})
+	return Job{ID: g.JobID, Items: groupItems(g, g.JobID), Meta: meta}
+}
+
+// groupItems are the reward items of a group's responses. The group is named only
+// where the domain scores a group together: elsewhere it would be part of the
+// item's cache key, and the same response to the same prompt, sampled again in
+// another step, could not be answered from the mesh's cache.
+func groupItems(g *group, groupID string) []reward.Item {
 	items := make([]reward.Item, len(g.Responses))
 	for j, r := range g.Responses {
+		domain, text, ref := cascadeTasks[g.Task].Item(g.Prompt, r)
 		items[j] = reward.Item{
 			ID:        json.RawMessage(strconv.Itoa(j)),
-			Domain:    reward.Math,
-			Response:  renderTuple(r),
+			Domain:    domain,
+			Response:  text,
 			Reference: ref,
-			Group:     g.JobID,
+		}
+		if domain.WholeGroup() {
+			items[j].Group = groupID
 		}
 	}
-	return Job{ID: g.JobID, Items: items, Meta: meta}
+	return items
 }
 
 // await applies results until every group of the oldest pending step is complete.
@@ -451,9 +502,31 @@ func (t *trainer) apply(m jetstream.Msg) {
 	g.Have[r.Index] = true
 	if r.Result.Error != nil {
 		g.Errors++
+		if g.Failed == nil {
+			g.Failed = make([]bool, len(g.Have))
+		}
+		g.Failed[r.Index] = true
 		return
 	}
 	g.Rewards[r.Index] = r.Result.Reward
+}
+
+// taskRewards is the mean reward per task over the rewards that came back without error.
+func taskRewards(groups []*group) map[string]float64 {
+	sum, n := map[string]float64{}, map[string]int{}
+	for _, g := range groups {
+		name := cascadeTasks[g.Task].Name()
+		for j, r := range g.Rewards {
+			if g.scored(j) {
+				sum[name] += r
+				n[name]++
+			}
+		}
+	}
+	for name := range sum {
+		sum[name] /= float64(n[name])
+	}
+	return sum
 }
 
 // resultVersion is the policy version that sampled a result's response: from the
@@ -483,8 +556,16 @@ func (t *trainer) update(stepStart time.Time, wait time.Duration) error {
 		return fmt.Errorf("step %d: %w", step, err)
 	}
 	t.ck.Step++
+	tokens := 0
+	for _, g := range groups {
+		for _, r := range g.Responses {
+			tokens += len(r)
+		}
+		if t.ck.Pool != nil {
+			t.ck.Pool.settle(g)
+		}
+	}
 	elapsed := time.Since(stepStart)
-	tokens := t.ck.Prompts * t.ck.Group * sort3Response
 	m := Metrics{
 		Step: step, MeanReward: st.MeanReward,
 		GroupsKept: st.GroupsKept, GroupsFiltered: st.GroupsFiltered, GroupsFailed: st.GroupsFailed,
@@ -492,6 +573,12 @@ func (t *trainer) update(stepStart time.Time, wait time.Duration) error {
 		Tokens: tokens, LossTokens: st.Tokens, TokensPerS: float64(tokens) / elapsed.Seconds(), Loss: st.Loss,
 		StepSeconds: elapsed.Seconds(), RewardWaitS: wait.Seconds(), PolicyVersion: step,
 		Backend: t.learner.be.Name(), UnixMillis: time.Now().UnixMilli(),
+	}
+	if p := t.ck.Pool; p != nil {
+		m.Epoch, m.PromptsLeftOut = p.Epoch, p.LeftOut[len(p.LeftOut)-1]
+	}
+	if len(t.tasks) > 1 {
+		m.TaskRewards = taskRewards(groups)
 	}
 	t.stale, t.duplicates = 0, 0
 	if err := t.metrics.append(m); err != nil {
