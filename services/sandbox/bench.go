@@ -242,6 +242,7 @@ func benchSingle(ctx context.Context, s *Sandbox, c benchCase, judge bool, n, cl
 	}
 	var svcLat, bareLat []time.Duration
 	var svcWall, bareWall time.Duration
+	before := s.metrics.snapshot()
 	const rounds = 5
 	for r := range rounds {
 		k := n/rounds + min(1, max(0, n%rounds-r))
@@ -260,6 +261,10 @@ func benchSingle(ctx context.Context, s *Sandbox, c benchCase, judge bool, n, cl
 		c, kind, clients, svcRate, ms(percentile(svcLat, 50)), ms(percentile(svcLat, 99)),
 		bareRate, ms(percentile(bareLat, 50)), ms(percentile(bareLat, 99)),
 		svcRate/bareRate, ms(percentile(svcLat, 50)-percentile(bareLat, 50)))
+	// The sandbox's own stage timings over the row (the reset runs after the
+	// answer, beside the next run); the resets of the row's last runs may
+	// still be under way.
+	fmt.Fprintf(w, "%-14s %-5s %d client(s): mean ms per stage: %s\n", c, kind, clients, stageMeans(before, s.metrics.snapshot(), lang))
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package sandbox
 
 import (
+	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +24,27 @@ const (
 	stageReset   = "reset"   // the container's reset after the answer (background)
 )
 
-// metrics are the sandbox's Prometheus metrics.
+// stageOrder is the order a report lists the stages in.
+var stageOrder = []string{stageQueue, stageAcquire, stageWrite, stageCompile, stageRun, stageFetch, stageTotal, stageReset}
+
+// metrics are the sandbox's Prometheus metrics, and running totals of the same
+// observations for a report in process (the bench).
 type metrics struct {
 	stages *prometheus.HistogramVec
+
+	mu     sync.Mutex
+	totals map[stageKey]stageTotals
+}
+
+type stageKey struct {
+	stage string
+	lang  Language
+}
+
+// stageTotals is how many times a stage was timed and how long it took in all.
+type stageTotals struct {
+	n   int64
+	sum time.Duration
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,6 +56,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.stages)
 	}
+	m.totals = map[stageKey]stageTotals{}
 	return m
 }
 
@@ -42,7 +64,40 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 func (m *metrics) since(stage string, lang Language, start time.Time) time.Time {
 	now := time.Now()
 	if m != nil {
-		m.stages.WithLabelValues(stage, string(lang)).Observe(now.Sub(start).Seconds())
+		d := now.Sub(start)
+		m.stages.WithLabelValues(stage, string(lang)).Observe(d.Seconds())
+		m.mu.Lock()
+		t := m.totals[stageKey{stage, lang}]
+		m.totals[stageKey{stage, lang}] = stageTotals{t.n + 1, t.sum + d}
+		m.mu.Unlock()
 	}
 	return now
+}
+
+// snapshot is a copy of the running totals.
+func (m *metrics) snapshot() map[stageKey]stageTotals {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[stageKey]stageTotals, len(m.totals))
+	for k, v := range m.totals {
+		out[k] = v
+	}
+	return out
+}
+
+// stageMeans describes lang's mean time per stage between two snapshots, in
+// stage order, skipping stages not timed in between: "queue 0.01, acquire
+// 0.12, ..." in milliseconds.
+func stageMeans(before, after map[stageKey]stageTotals, lang Language) string {
+	var parts []string
+	for _, stage := range stageOrder {
+		a, b := after[stageKey{stage, lang}], before[stageKey{stage, lang}]
+		if n := a.n - b.n; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", stage, float64((a.sum-b.sum).Microseconds())/1000/float64(n)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
