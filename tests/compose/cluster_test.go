@@ -20,8 +20,9 @@ import (
 // The distributed form (deploy/cluster/docker-compose.yml), sandbox hosts
 // included. A 5,000-item job (math, and a program every 25th item) is taken by
 // gateway-a while the math service is not up yet (its math items wait for it),
-// then gateway-b joins, and four clients send /v1/rewards batches of 8 (two of
-// them programs) to both gateways until the end. Three faults follow, each a
+// then gateway-b joins, and four clients send /v1/rewards batches of 8 (six
+// instruction-following items for the rm service and two programs) to both
+// gateways until the end. Three faults follow, each a
 // phase with its own figures:
 //
 //  1. NATS server 2 is killed;
@@ -53,7 +54,7 @@ func TestClusterComposeFaults(t *testing.T) {
 		}
 		_, _ = c.run("down", "-v", "--remove-orphans", "-t", "10")
 	})
-	c.must("up", "-d", "nats1", "nats2", "nats3", "redis", "gateway-a", "sandbox-a", "sandbox-b")
+	c.must("up", "-d", "nats1", "nats2", "nats3", "redis", "gateway-a", "sandbox-a", "sandbox-b", "rm")
 	gwA := fmt.Sprintf("http://127.0.0.1:%d", portA)
 	gwB := fmt.Sprintf("http://127.0.0.1:%d", portB)
 	waitAnswers(t, gwA)
@@ -98,7 +99,10 @@ func TestClusterComposeFaults(t *testing.T) {
 				k := 100_000 + w*100_000 + n*8
 				batch := make([]string, 8)
 				for i := range batch {
-					batch[i] = meshItem(k+i, i == 3 || i == 4)
+					batch[i] = ifItem(k + i)
+					if i == 3 || i == 4 {
+						batch[i] = meshItem(k+i, true)
+					}
 				}
 				base := gwB
 				if n%2 == 0 {
@@ -144,17 +148,20 @@ func TestClusterComposeFaults(t *testing.T) {
 		})
 	}
 	defer func() { close(stop); senders.Wait() }()
+	phaseBegan := time.Now()
 	phase := func(name string) {
 		f := tl.reset()
-		t.Logf("%s: /v1/rewards %d batches of 8 (%d items, %d programs) answered, answered twice 0, lost 0, wrong %d; %d sent again after a retryable answer or a gone gateway; %d past their deadline; longest request %d ms",
-			name, f.batches, f.batches*8, f.batches*2, f.wrong, f.resent, f.pastDeadline, f.longest.Milliseconds())
+		t.Logf("%s (%.0f s): /v1/rewards %d batches of 8 (%d items, %d programs) answered, answered twice 0, lost 0, wrong %d; %d sent again after a retryable answer or a gone gateway; %d past their deadline; longest request %d ms",
+			name, time.Since(phaseBegan).Seconds(), f.batches, f.batches*8, f.batches*2, f.wrong, f.resent, f.pastDeadline, f.longest.Milliseconds())
 		if f.batches == 0 {
 			t.Errorf("%s: no batch was answered", name)
 		}
+		phaseBegan = time.Now()
 	}
 
 	time.Sleep(3 * time.Second)
 	tl.reset()
+	phaseBegan = time.Now()
 	// Phase 1: a NATS server killed.
 	c.must("kill", "nats2")
 	t.Log("killed nats2")
@@ -195,6 +202,7 @@ func TestClusterComposeFaults(t *testing.T) {
 		t.Fatalf("the job was done (%d of %d) before gateway-a could be killed in the middle of it", atKill.Done, total)
 	}
 	c.must("kill", "gateway-a")
+	killed := time.Now()
 	t.Logf("killed gateway-a, which held the job, with %d of %d items answered", atKill.Done, total)
 
 	var view jobView
@@ -210,6 +218,7 @@ func TestClusterComposeFaults(t *testing.T) {
 			t.Fatalf("the job did not complete on gateway-b: %d of %d, %s", view.Done, total, view.State)
 		}
 	}
+	t.Logf("the job done on gateway-b %.0f s after gateway-a was killed", time.Since(killed).Seconds())
 	phase("phase 3, gateway-a killed mid-job")
 
 	lost, wrong := 0, 0
@@ -319,6 +328,16 @@ func (v jobView) mathAnswered() int {
 	return n
 }
 
+// ifItem is an instruction-following item: right (written in lowercase, as
+// asked) when i is even.
+func ifItem(i int) string {
+	response := fmt.Sprintf("this reply, number %d, is written entirely in lowercase english, as the instruction asks of it.", i)
+	if i%2 == 1 {
+		response = strings.ToUpper(response)
+	}
+	return fmt.Sprintf(`{"domain":"if","response":%q,"reference":{"prompt":"p","instruction_id_list":["change_case:english_lowercase"],"kwargs":[{}]}}`, response)
+}
+
 // meshItem is item i, a math item or a Python program: right when i is even.
 func meshItem(i int, code bool) string {
 	pred := i
@@ -326,7 +345,7 @@ func meshItem(i int, code bool) string {
 		pred = i + 1
 	}
 	if code {
-		return fmt.Sprintf(`{"domain":"code","response":"`+"```python\\nprint(%d)\\n```"+`","reference":{"language":"python","tests":[{"input":"","output":"%d\\n"}]}}`, pred, i)
+		return fmt.Sprintf(`{"domain":"code","response":"`+"```python\\nprint(%d)\\n```"+`","reference":{"language":"python","tests":[{"input":"","output":"%d\n"}]}}`, pred, i)
 	}
 	return fmt.Sprintf(`{"domain":"math","response":"so $\\boxed{%d}$","reference":{"gold":"%d"}}`, pred, i)
 }
