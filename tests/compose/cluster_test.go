@@ -126,6 +126,10 @@ func TestClusterComposeFaults(t *testing.T) {
 						t.Errorf("a /v1/rewards batch ran past its %v deadline", requestDeadline)
 					}
 					again := err != nil // the gateway is gone or answered 5xx: another one
+					if err == nil && len(out.Results) != len(batch) {
+						tl.add(&tl.lost, len(batch)-len(out.Results))
+						t.Errorf("a batch of %d items answered with %d results", len(batch), len(out.Results))
+					}
 					wrong := 0
 					for i, r := range out.Results {
 						switch {
@@ -152,8 +156,8 @@ func TestClusterComposeFaults(t *testing.T) {
 	phaseBegan := time.Now()
 	phase := func(name string) {
 		f := tl.reset()
-		t.Logf("%s (%.0f s): /v1/rewards %d batches of 8 (%d items, %d programs) answered, answered twice 0, lost 0, wrong %d; %d sent again after a retryable answer or a gone gateway; %d past their deadline; longest request %d ms",
-			name, time.Since(phaseBegan).Seconds(), f.batches, f.batches*8, f.batches*2, f.wrong, f.resent, f.pastDeadline, f.longest.Milliseconds())
+		t.Logf("%s (%.0f s): /v1/rewards %d batches of 8 (%d items, %d programs) answered, each item once (results missing: %d), wrong %d; %d sent again after a retryable answer or a gone gateway; %d past their deadline; longest request %d ms",
+			name, time.Since(phaseBegan).Seconds(), f.batches, f.batches*8, f.batches*2, f.lost, f.wrong, f.resent, f.pastDeadline, f.longest.Milliseconds())
 		if f.batches == 0 {
 			t.Errorf("%s: no batch was answered", name)
 		}
@@ -180,8 +184,9 @@ func TestClusterComposeFaults(t *testing.T) {
 	if out, err := exec.Command("docker", "network", "connect", network, id).CombinedOutput(); err != nil {
 		t.Fatalf("reconnect sandbox-a: %v %s", err, out)
 	}
-	t.Log("sandbox-a connected again")
+	back := time.Now()
 	waitSandboxes(t, c, "gateway-b", 2)
+	t.Logf("sandbox-a connected again; both sandbox hosts answer stats %.0f s later", time.Since(back).Seconds())
 	phase("phase 2, sandbox-a cut off for 20 s")
 
 	// Phase 3: gateway-a dies with part of the job answered: its programs,
@@ -266,8 +271,8 @@ type tally struct {
 }
 
 type figures struct {
-	batches, wrong, resent, pastDeadline int
-	longest                              time.Duration
+	batches, lost, wrong, resent, pastDeadline int
+	longest                                    time.Duration
 }
 
 func (tl *tally) add(n *int, by int) { tl.mu.Lock(); *n += by; tl.mu.Unlock() }
