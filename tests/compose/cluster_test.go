@@ -22,8 +22,8 @@ import (
 // gateway-a while the math service is not up yet (its math items wait for it),
 // then gateway-b joins, and four clients send /v1/rewards batches of 8 (six
 // instruction-following items for the rm service and two programs) to both
-// gateways until the end. Three faults follow, each a
-// phase with its own figures:
+// gateways until the end. Three faults follow, each a phase with its own
+// figures:
 //
 //  1. NATS server 2 is killed;
 //  2. sandbox-a is cut off its network for 20 s and connected again (it must
