@@ -82,6 +82,11 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // was not shown.
 func (s *server) answerError(w http.ResponseWriter, r *http.Request, status int, e *reward.Error, hidden error) {
 	s.logFailure(r, status, e, hidden)
+	if e.MeshFailed() && (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) {
+		// The mesh failed, not the request: the same request may succeed in a
+		// moment (a store electing a leader, a replica coming back).
+		w.Header().Set("Retry-After", "1")
+	}
 	encode(w, status, map[string]any{"error": e})
 }
 

@@ -71,6 +71,7 @@ func (c *counting) config(name string) mesh.Config {
 
 type fixture struct {
 	url  string
+	nats *mesh.Embedded
 	nc   *nats.Conn
 	math *counting
 	srv  *httptest.Server
@@ -94,7 +95,7 @@ func newFixtureScoring(t *testing.T, cfg gateway.Config, scfg scoring.Config, c 
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	f := &fixture{url: emb.ClientURL(), nc: nc, math: &counting{}}
+	f := &fixture{url: emb.ClientURL(), nats: emb, nc: nc, math: &counting{}}
 	svc, err := mesh.Serve(nc, f.math.config("math"))
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,9 @@ func newFixtureScoring(t *testing.T, cfg gateway.Config, scfg scoring.Config, c 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Reading a job back takes milliseconds here; a test that stops NATS
+	// waits this long for the answer it checks.
+	jobs.ReadTimeout = 5 * time.Second
 	if len(cfg.Services) == 0 {
 		cfg.Services = []string{"math"}
 	}
@@ -388,6 +392,43 @@ func TestJobsReadBackAndPublishResults(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("unknown job answered %d, want 404", resp.StatusCode)
+	}
+}
+
+// With NATS gone, reading a job answers 503 with a retryable error and a
+// Retry-After within the read's own deadline, not when the 10-minute request
+// runs out (before the fix it hung: GET /v1/jobs/{id} had no deadline of its
+// own), and never a job that looks like it lost its results.
+func TestJobReadWithNATSGoneIsRetryable(t *testing.T) {
+	f := newFixture(t, gateway.Config{}, nil)
+	status, out := f.post(t, "/v1/jobs", `{"items":[{"domain":"math","response":"4","reference":{"gold":"4"}}]}`)
+	if status != 202 {
+		t.Fatalf("status %d: %v", status, out)
+	}
+	id := out["job_id"].(string)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, view := f.get(t, "/v1/jobs/"+id); view["state"] == "done" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job did not finish")
+		}
+	}
+	f.nats.Close()
+	client := &http.Client{Timeout: time.Minute}
+	resp, err := client.Get(f.srv.URL + "/v1/jobs/" + id)
+	if err != nil {
+		t.Fatalf("GET /v1/jobs/%s with NATS gone: %v", id, err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error *reward.Error `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error == nil || !body.Error.Retryable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("answered %d %+v, Retry-After %q; want 503, a retryable error and a Retry-After", resp.StatusCode, body.Error, resp.Header.Get("Retry-After"))
 	}
 }
 

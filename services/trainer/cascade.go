@@ -524,9 +524,16 @@ func scoreOnMesh(ctx context.Context, js jetstream.JetStream, base string, group
 func collect(ctx context.Context, js jetstream.JetStream, prefix string, ids map[string]*group, timeout time.Duration) (map[string]bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cons, err := js.OrderedConsumer(cctx, ResultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{ResultSubject(prefix + ".>")},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	// A plain consumer, not an ordered one: an ordered consumer makes its
+	// consumer again on every read, retrying without end and without a
+	// deadline while the stream has no leader (how GET /v1/jobs/{id} hung).
+	cons, err := js.CreateConsumer(cctx, ResultsStream, jetstream.ConsumerConfig{
+		FilterSubject:     ResultSubject(prefix + ".>"),
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		Replicas:          1,
+		InactiveThreshold: 5 * time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read eval results: %w", err)

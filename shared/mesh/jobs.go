@@ -122,6 +122,9 @@ type Jobs struct {
 	// publishes an error for every item still unanswered, so a job always ends
 	// with one result per item.
 	MaxDeliver int
+	// ReadTimeout bounds reading a job's state and results back (Get, and a
+	// redelivered job's answered items); default 15s.
+	ReadTimeout time.Duration
 
 	js       jetstream.JetStream
 	kv       jetstream.KeyValue
@@ -199,17 +202,22 @@ func (j *Jobs) putState(ctx context.Context, state reward.Job) error {
 	return nil
 }
 
-// Get returns the job's state and the results published so far.
+// Get returns the job's state and the results published so far. It answers
+// within ReadTimeout (or ctx's deadline, if sooner): a mesh that cannot be read
+// now (a store without a leader, a server gone) is a retryable unavailable
+// error, never a job with fewer results than were published.
 func (j *Jobs) Get(ctx context.Context, id string) (JobView, error) {
 	if !ValidJobID(id) {
 		return JobView{}, reward.Errorf(reward.Invalid, "job_id %q is not a valid job id", id)
 	}
+	ctx, cancel := context.WithTimeout(ctx, j.readTimeout())
+	defer cancel()
 	entry, err := j.kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return JobView{}, reward.Errorf(reward.NotFound, "no job %s", id)
 	}
 	if err != nil {
-		return JobView{}, reward.Errorf(reward.Unavailable, "read job state: %v", err)
+		return JobView{}, unreadable("read job state", err)
 	}
 	var view JobView
 	if err := json.Unmarshal(entry.Value(), &view.Job); err != nil {
@@ -229,50 +237,74 @@ func (j *Jobs) Get(ctx context.Context, id string) (JobView, error) {
 	return view, nil
 }
 
+// defaultReadTimeout bounds reading a job back: time for a store's leader to be
+// elected again after its server is lost (a few seconds), and for 20,000 results.
+const defaultReadTimeout = 15 * time.Second
+
+func (j *Jobs) readTimeout() time.Duration {
+	if j.ReadTimeout > 0 {
+		return j.ReadTimeout
+	}
+	return defaultReadTimeout
+}
+
+// unreadable is a failure to read the job's stores: the mesh's, so retryable.
+func unreadable(what string, err error) *reward.Error {
+	e := reward.Errorf(reward.Unavailable, "%s: %v", what, err)
+	e.Retryable = true
+	return e
+}
+
 // Results reads every result published for the job so far, in item order, one
-// per index.
+// per index, within ReadTimeout (or ctx's deadline, if sooner). It reads all of
+// them or fails: a caller skips what it returns (a redelivered job) or shows it
+// as the job's progress.
+//
+// A plain pull consumer, not an ordered one: an ordered consumer's Fetch makes
+// its consumer again, retrying without end and without a context while the
+// stream has no leader, which is how GET /v1/jobs/{id} hung with a NATS
+// server killed.
 func (j *Jobs) Results(ctx context.Context, id string) ([]ResultMsg, error) {
-	cons, err := j.js.OrderedConsumer(ctx, ResultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{ResultsSubject(id)},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	ctx, cancel := context.WithTimeout(ctx, j.readTimeout())
+	defer cancel()
+	cons, err := j.js.CreateConsumer(ctx, ResultsStream, jetstream.ConsumerConfig{
+		FilterSubject: ResultsSubject(id),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckNonePolicy,
+		MemoryStorage: true,
+		Replicas:      1,
 		// A backstop: the consumer is deleted below, and a reader that died
 		// before that must not leave it on the server for long.
 		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
-		return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
+		return nil, unreadable("read results", err)
 	}
 	defer func() {
-		if name := cons.CachedInfo().Name; name != "" {
-			_ = j.js.DeleteConsumer(context.WithoutCancel(ctx), ResultsStream, name)
-		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = j.js.DeleteConsumer(ctx, ResultsStream, cons.CachedInfo().Name)
 	}()
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
-	}
-	pending := int(info.NumPending)
+	pending := int(cons.CachedInfo().NumPending)
 	byIndex := make(map[int]ResultMsg, pending)
 	for got := 0; got < pending; {
-		batch, err := cons.Fetch(min(pending-got, 1000), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
+		if ctx.Err() != nil {
+			return nil, unreadable("read results", fmt.Errorf("%d of %d read: %w", got, pending, ctx.Err()))
 		}
-		n := 0
+		batch, err := cons.Fetch(min(pending-got, 1000), jetstream.FetchContext(ctx))
+		if err != nil {
+			return nil, unreadable("read results", err)
+		}
 		for msg := range batch.Messages() {
-			n++
+			got++
 			var rm ResultMsg
 			if err := json.Unmarshal(msg.Data(), &rm); err == nil {
 				byIndex[rm.Index] = rm
 			}
 		}
-		if err := batch.Error(); err != nil && n == 0 {
-			return nil, reward.Errorf(reward.Unavailable, "read results: %v", err)
+		if err := batch.Error(); err != nil {
+			return nil, unreadable("read results", fmt.Errorf("%d of %d read: %w", got, pending, err))
 		}
-		if n == 0 {
-			break
-		}
-		got += n
 	}
 	out := make([]ResultMsg, 0, len(byIndex))
 	for _, m := range byIndex {
