@@ -30,6 +30,9 @@ func NewCPU(spec Spec, st State, workers int) (*CPU, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	if spec.Model != ModelMLP {
+		return nil, fmt.Errorf("cpu backend: spec %+v is not the MLP; NewCPUBackend picks the backend for a model", spec)
+	}
 	if err := st.Check(spec); err != nil {
 		return nil, err
 	}
@@ -45,14 +48,25 @@ func NewCPU(spec Spec, st State, workers int) (*CPU, error) {
 	return c, nil
 }
 
+// NewCPUBackend is the CPU backend for spec's model: CPU for the MLP, Transformer for
+// the transformer.
+func NewCPUBackend(spec Spec, st State, workers int) (Backend, error) {
+	if spec.Model == ModelTransformer {
+		return NewTransformer(spec, st, workers)
+	}
+	return NewCPU(spec, st, workers)
+}
+
 func (c *CPU) Name() string { return "cpu" }
 func (c *CPU) Spec() Spec   { return c.spec }
 func (c *CPU) Close() error { return nil }
 
 // parallel runs fn over [0,n) in contiguous chunks, one per worker. Small batches
 // stay on one goroutine: splitting them costs more than it saves.
-func (c *CPU) parallel(n int, fn func(w, lo, hi int)) {
-	workers := min(c.workers, max(1, n/64))
+func (c *CPU) parallel(n int, fn func(w, lo, hi int)) { parallelRows(c.workers, n, fn) }
+
+func parallelRows(maxWorkers, n int, fn func(w, lo, hi int)) {
+	workers := min(maxWorkers, max(1, n/64))
 	if workers <= 1 {
 		fn(0, 0, n)
 		return
