@@ -57,6 +57,9 @@ func NewOn(drv Driver, spec policy.Spec, st policy.State) (*Backend, error) {
 	if err := spec.Validate(); err != nil {
 		return fail(err)
 	}
+	if spec.Model != policy.ModelMLP {
+		return fail(fmt.Errorf("cuda backend: model %q: the CUDA kernels run the MLP only", spec.Model))
+	}
 	if err := st.Check(spec); err != nil {
 		return fail(err)
 	}
