@@ -58,7 +58,7 @@ func NewOn(drv Driver, spec policy.Spec, st policy.State) (*Backend, error) {
 		return fail(err)
 	}
 	if spec.Model != policy.ModelMLP {
-		return fail(fmt.Errorf("cuda backend: model %q: the CUDA kernels run the MLP only", spec.Model))
+		return fail(fmt.Errorf("cuda backend: model %q: NewTransformerOn runs it", spec.Model))
 	}
 	if err := st.Check(spec); err != nil {
 		return fail(err)
@@ -101,6 +101,11 @@ func (b *Backend) do(what string, fn func() error) error {
 // launch runs kernel over n threads; call it inside do. Arguments are 8-byte values
 // (device pointers, int64, float64), as the kernels declare them.
 func (b *Backend) launch(kernel string, n int, args ...any) error {
+	return launchOn(b.drv, kernel, n, args...)
+}
+
+// launchOn runs kernel over n threads of drv; see Backend.launch.
+func launchOn(drv Driver, kernel string, n int, args ...any) error {
 	if n <= 0 {
 		return nil
 	}
@@ -118,14 +123,16 @@ func (b *Backend) launch(kernel string, n int, args ...any) error {
 			return fmt.Errorf("kernel %s: argument %d has type %T", kernel, i, a)
 		}
 	}
-	if err := b.drv.Launch(kernel, (n+block-1)/block, block, ptrs); err != nil {
+	if err := drv.Launch(kernel, (n+block-1)/block, block, ptrs); err != nil {
 		return fmt.Errorf("launch %s: %w", kernel, err)
 	}
 	return nil
 }
 
 // launches runs kernels in order, stopping at the first error.
-func (b *Backend) launches(ks ...func() error) error {
+func (b *Backend) launches(ks ...func() error) error { return inOrder(ks...) }
+
+func inOrder(ks ...func() error) error {
 	for _, k := range ks {
 		if err := k(); err != nil {
 			return err
