@@ -40,34 +40,6 @@ func tfBatch(s policy.Spec, n int, seed uint64) (contexts, actions []int32, coef
 	return contexts, actions, coef
 }
 
-// tfTrainStep runs probabilities, forward, backward and Adam over rows on be.
-func tfTrainStep(t *testing.T, be policy.Backend, contexts, actions []int32, coef []float32) stepOutputs {
-	t.Helper()
-	s := be.Spec()
-	n := len(actions)
-	out := stepOutputs{probs: make([]float32, n*s.Actions), logp: make([]float32, n), grad: make([]float32, s.Size())}
-	if err := be.Probs(contexts, out.probs); err != nil {
-		t.Fatalf("%s probs: %v", be.Name(), err)
-	}
-	if err := be.Forward(contexts, actions, out.logp); err != nil {
-		t.Fatalf("%s forward: %v", be.Name(), err)
-	}
-	if err := be.Backward(coef); err != nil {
-		t.Fatalf("%s backward: %v", be.Name(), err)
-	}
-	if err := be.Gradient(out.grad); err != nil {
-		t.Fatalf("%s gradient: %v", be.Name(), err)
-	}
-	if err := be.Step(policy.DefaultAdam(3e-3)); err != nil {
-		t.Fatalf("%s step: %v", be.Name(), err)
-	}
-	var err error
-	if out.state, err = be.State(); err != nil {
-		t.Fatalf("%s state: %v", be.Name(), err)
-	}
-	return out
-}
-
 // compareTransformerStep runs one GRPO step of rows on the CPU transformer and on
 // gpu, both from st, and requires every output to agree to 1e-4.
 func compareTransformerStep(t *testing.T, gpu policy.Backend, st policy.State, rows int, seed uint64) {
@@ -78,17 +50,9 @@ func compareTransformerStep(t *testing.T, gpu policy.Backend, st policy.State, r
 		t.Fatal(err)
 	}
 	contexts, actions, coef := tfBatch(s, rows, seed)
-	want := tfTrainStep(t, cpu, contexts, actions, coef)
-	got := tfTrainStep(t, gpu, contexts, actions, coef)
-	assertClose(t, "probs", want.probs, got.probs, 1e-4)
-	assertClose(t, "logp", want.logp, got.logp, 1e-4)
-	assertClose(t, "gradient", want.grad, got.grad, 1e-4)
-	assertClose(t, "params after Adam", want.state.Params, got.state.Params, 1e-4)
-	assertClose(t, "Adam m", want.state.M, got.state.M, 1e-4)
-	assertClose(t, "Adam v", want.state.V, got.state.V, 1e-4)
-	if want.state.T != got.state.T {
-		t.Errorf("Adam steps: CPU %d, CUDA %d", want.state.T, got.state.T)
-	}
+	want := trainStep(t, cpu, contexts, actions, coef)
+	got := trainStep(t, gpu, contexts, actions, coef)
+	assertStepsAgree(t, want, got)
 	nonzero := 0
 	for _, g := range want.grad {
 		if g != 0 {

@@ -46,8 +46,8 @@ func TestEmulatedCUDATransformerOverSteps(t *testing.T) {
 	gpu := newEmulatedTransformer(t, tfEmuSpec, st)
 	for i, rows := range []int{3, 300} {
 		contexts, actions, coef := tfBatch(tfEmuSpec, rows, uint64(20+i))
-		want := tfTrainStep(t, cpu, contexts, actions, coef)
-		got := tfTrainStep(t, gpu, contexts, actions, coef)
+		want := trainStep(t, cpu, contexts, actions, coef)
+		got := trainStep(t, gpu, contexts, actions, coef)
 		assertClose(t, "gradient", want.grad, got.grad, 1e-4)
 		assertClose(t, "params", want.state.Params, got.state.Params, 1e-4)
 	}
