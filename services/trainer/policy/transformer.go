@@ -157,12 +157,9 @@ func (s Spec) carve(buf []float32) rowActs {
 // Transformer is the transformer policy's CPU backend. Like CPU it splits rows across
 // goroutines, each with its own gradient accumulator.
 type Transformer struct {
-	spec    Spec
-	lay     TransformerLayout
-	workers int
-	st      State
-	grad    []float32
-	wgrad   [][]float32
+	cpuParams
+	spec Spec
+	lay  TransformerLayout
 
 	// The last Forward's rows and activations (n × spec.actsFloats()).
 	n        int
@@ -186,13 +183,7 @@ func NewTransformer(spec Spec, st State, workers int) (*Transformer, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	m := &Transformer{spec: spec, lay: spec.TransformerLayout(), workers: workers, st: st}
-	m.grad = make([]float32, m.lay.Total)
-	m.wgrad = make([][]float32, workers)
-	for i := range m.wgrad {
-		m.wgrad[i] = make([]float32, m.lay.Total)
-	}
-	return m, nil
+	return &Transformer{cpuParams: newCPUParams("cpu transformer", st, workers), spec: spec, lay: spec.TransformerLayout()}, nil
 }
 
 func (m *Transformer) Name() string { return "cpu" }
@@ -534,56 +525,14 @@ func (m *Transformer) Backward(coef []float32) error {
 			m.backwardRow(m.contexts[r*s.Context:(r+1)*s.Context], m.actions[r], coef[r], a, m.wgrad[wk], sc)
 		}
 	})
-	for wk, u := range used {
-		if !u {
-			continue
-		}
-		for i, v := range m.wgrad[wk] {
-			m.grad[i] += v
-		}
-		clear(m.wgrad[wk])
-	}
+	m.sumWorkers(used)
 	return nil
-}
-
-func (m *Transformer) Gradient(dst []float32) error {
-	if len(dst) != len(m.grad) {
-		return fmt.Errorf("cpu transformer gradient: dst holds %d values, want %d", len(dst), len(m.grad))
-	}
-	copy(dst, m.grad)
-	return nil
-}
-
-func (m *Transformer) Step(opt Adam) error {
-	if opt.LR <= 0 || opt.Beta1 < 0 || opt.Beta1 >= 1 || opt.Beta2 < 0 || opt.Beta2 >= 1 {
-		return fmt.Errorf("cpu transformer step: bad Adam settings %+v", opt)
-	}
-	m.st.T++
-	AdamUpdate(m.st.Params, m.st.M, m.st.V, m.grad, opt, m.st.T)
-	clear(m.grad)
-	return nil
-}
-
-func (m *Transformer) State() (State, error) {
-	return State{
-		Params: append([]float32(nil), m.st.Params...),
-		M:      append([]float32(nil), m.st.M...),
-		V:      append([]float32(nil), m.st.V...),
-		T:      m.st.T,
-	}, nil
 }
 
 func (m *Transformer) Load(st State) error {
-	if err := st.Check(m.spec); err != nil {
-		return fmt.Errorf("cpu transformer load: %w", err)
+	if err := m.load(m.spec, st); err != nil {
+		return err
 	}
-	m.st = State{
-		Params: append([]float32(nil), st.Params...),
-		M:      append([]float32(nil), st.M...),
-		V:      append([]float32(nil), st.V...),
-		T:      st.T,
-	}
-	clear(m.grad)
 	m.n = 0
 	return nil
 }
