@@ -3,7 +3,6 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"math"
 	"unsafe"
 
 	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
@@ -28,13 +27,8 @@ type blockBufs struct {
 // row or position; gradients are summed by one thread per weight, without atomics,
 // so a step is deterministic.
 type Transformer struct {
-	spec   policy.Spec
-	lay    policy.TransformerLayout
-	drv    Driver
-	closed bool
-
-	params, m, v, grad uintptr
-	t                  int64
+	deviceParams
+	lay policy.TransformerLayout
 
 	capRows        int
 	bufs           []uintptr // every batch buffer, to free
@@ -57,16 +51,8 @@ func NewTransformerOn(drv Driver, spec policy.Spec, st policy.State) (*Transform
 	if err := st.Check(spec); err != nil {
 		return nil, errors.Join(err, drv.Close())
 	}
-	b := &Transformer{spec: spec, lay: spec.TransformerLayout(), drv: drv}
-	err := b.do("allocate parameters", func() error {
-		for _, p := range []*uintptr{&b.params, &b.m, &b.v, &b.grad} {
-			var err error
-			if *p, err = drv.Alloc(int64(b.lay.Total * 4)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	b := &Transformer{deviceParams: deviceParams{name: "cuda transformer", drv: drv, spec: spec}, lay: spec.TransformerLayout()}
+	err := b.allocParams()
 	if err == nil {
 		err = b.Load(st)
 	}
@@ -74,19 +60,6 @@ func NewTransformerOn(drv Driver, spec policy.Spec, st policy.State) (*Transform
 		return nil, errors.Join(err, b.Close())
 	}
 	return b, nil
-}
-
-func (b *Transformer) Name() string      { return "cuda" }
-func (b *Transformer) Spec() policy.Spec { return b.spec }
-
-func (b *Transformer) do(what string, fn func() error) error {
-	if b.closed {
-		return fmt.Errorf("cuda transformer %s: backend closed", what)
-	}
-	if err := b.drv.Do(fn); err != nil {
-		return fmt.Errorf("cuda transformer %s: %w", what, err)
-	}
-	return nil
 }
 
 func (b *Transformer) launch(kernel string, n int, args ...any) func() error {
@@ -277,83 +250,14 @@ func (b *Transformer) Backward(coef []float32) error {
 	return b.do("backward", func() error { return inOrder(ks...) })
 }
 
-func (b *Transformer) Gradient(dst []float32) error {
-	if len(dst) != b.lay.Total {
-		return fmt.Errorf("cuda transformer gradient: dst holds %d values, want %d", len(dst), b.lay.Total)
-	}
-	return b.do("gradient", func() error {
-		return b.drv.CopyOut(unsafe.Pointer(&dst[0]), b.grad, int64(len(dst)*4))
-	})
-}
-
-func (b *Transformer) Step(opt policy.Adam) error {
-	if opt.LR <= 0 || opt.Beta1 < 0 || opt.Beta1 >= 1 || opt.Beta2 < 0 || opt.Beta2 >= 1 {
-		return fmt.Errorf("cuda transformer step: bad Adam settings %+v", opt)
-	}
-	t := b.t + 1
-	bc1 := 1 - math.Pow(opt.Beta1, float64(t))
-	bc2 := 1 - math.Pow(opt.Beta2, float64(t))
-	step := float64(float32(opt.LR * math.Sqrt(bc2) / bc1))
-	eps := float64(float32(opt.Eps * math.Sqrt(bc2)))
-	err := b.do("adam step", func() error {
-		return inOrder(
-			b.launch("adam", b.lay.Total, b.params, b.m, b.v, b.grad, b.lay.Total, opt.Beta1, opt.Beta2, step, eps),
-			b.drv.Synchronize,
-		)
-	})
-	if err == nil {
-		b.t = t
-	}
-	return err
-}
-
-func (b *Transformer) State() (policy.State, error) {
-	n := b.lay.Total
-	st := policy.State{Params: make([]float32, n), M: make([]float32, n), V: make([]float32, n), T: b.t}
-	err := b.do("read state", func() error {
-		return inOrder(
-			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.Params[0]), b.params, int64(n*4)) },
-			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.M[0]), b.m, int64(n*4)) },
-			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.V[0]), b.v, int64(n*4)) },
-		)
-	})
-	return st, err
-}
-
 func (b *Transformer) Load(st policy.State) error {
-	if err := st.Check(b.spec); err != nil {
-		return fmt.Errorf("cuda transformer load: %w", err)
+	if err := b.loadParams(st); err != nil {
+		return err
 	}
-	n := int64(b.lay.Total * 4)
-	err := b.do("load state", func() error {
-		return inOrder(
-			func() error { return b.drv.CopyIn(b.params, unsafe.Pointer(&st.Params[0]), n) },
-			func() error { return b.drv.CopyIn(b.m, unsafe.Pointer(&st.M[0]), n) },
-			func() error { return b.drv.CopyIn(b.v, unsafe.Pointer(&st.V[0]), n) },
-			func() error { return b.drv.Zero32(b.grad, int64(b.lay.Total)) },
-		)
-	})
-	if err == nil {
-		b.t, b.n = st.T, 0
-	}
-	return err
+	b.n = 0
+	return nil
 }
 
-func (b *Transformer) Close() error {
-	if b.closed {
-		return nil
-	}
-	err := b.do("close", func() error {
-		errs := []error{b.freeBatch()}
-		for _, p := range []uintptr{b.params, b.m, b.v, b.grad} {
-			if p != 0 {
-				errs = append(errs, b.drv.Free(p))
-			}
-		}
-		return errors.Join(errs...)
-	})
-	b.closed = true
-	return errors.Join(err, b.drv.Close())
-}
+func (b *Transformer) Close() error { return b.close(b.freeBatch) }
 
 var _ policy.Backend = (*Transformer)(nil)
