@@ -62,6 +62,8 @@ func NewTransformerOn(drv Driver, spec policy.Spec, st policy.State) (*Transform
 	return b, nil
 }
 
+// launch is a step for inOrder; its arguments are read when launch is called, so a
+// buffer that reserve may yet reallocate must not be named in a list built before it.
 func (b *Transformer) launch(kernel string, n int, args ...any) func() error {
 	return func() error { return launchOn(b.drv, kernel, n, args...) }
 }
@@ -193,7 +195,8 @@ func (b *Transformer) Forward(contexts, actions []int32, logp []float32) error {
 			func() error { return b.drv.CopyIn(b.ctxBuf, unsafe.Pointer(&contexts[0]), int64(len(contexts)*4)) },
 			func() error { return b.drv.CopyIn(b.actBuf, unsafe.Pointer(&actions[0]), int64(len(actions)*4)) },
 			func() error { return b.forward(n) },
-			b.launch("gather_logp", n, b.p, b.actBuf, b.logp, n, b.spec.Actions),
+			// Its buffers' addresses are read after reserve has (re)allocated them.
+			func() error { return b.launch("gather_logp", n, b.p, b.actBuf, b.logp, n, b.spec.Actions)() },
 			func() error { return b.drv.CopyOut(unsafe.Pointer(&logp[0]), b.logp, int64(n*4)) },
 		)
 	})

@@ -58,6 +58,33 @@ func TestEmulatedCUDATransformerOverSteps(t *testing.T) {
 	compareTransformerStep(t, newEmulatedTransformer(t, tfEmuSpec, ckpt), ckpt, 16, 99)
 }
 
+// Forward first, on a fresh backend, then on a batch that outgrows its buffers, with no
+// Probs call to allocate or reallocate them beforehand (as a training step runs).
+func TestEmulatedCUDATransformerForwardFirst(t *testing.T) {
+	st := tfStartState(tfEmuSpec)
+	cpu, err := policy.NewTransformer(tfEmuSpec, cloneState(st), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu := newEmulatedTransformer(t, tfEmuSpec, st)
+	for i, rows := range []int{3, 700} {
+		contexts, actions, coef := tfBatch(tfEmuSpec, rows, uint64(40+i))
+		want, got := make([]float32, rows), make([]float32, rows)
+		for _, be := range []struct {
+			b    policy.Backend
+			logp []float32
+		}{{cpu, want}, {gpu, got}} {
+			if err := be.b.Forward(contexts, actions, be.logp); err != nil {
+				t.Fatalf("%s forward of %d rows: %v", be.b.Name(), rows, err)
+			}
+			if err := be.b.Backward(coef); err != nil {
+				t.Fatalf("%s backward of %d rows: %v", be.b.Name(), rows, err)
+			}
+		}
+		assertClose(t, "logp", want, got, 1e-4)
+	}
+}
+
 func TestEmulatedCUDATransformerRejects(t *testing.T) {
 	gpu := newEmulatedTransformer(t, tfEmuSpec, tfStartState(tfEmuSpec))
 	if err := gpu.Forward([]int32{1, 2, 3, 4, 11}, []int32{0}, make([]float32, 1)); err == nil {
