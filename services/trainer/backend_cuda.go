@@ -10,6 +10,6 @@ import (
 // Only a -tags cuda build knows the cuda backend; see backends.
 func init() {
 	backends["cuda"] = func(spec policy.Spec, st policy.State, _ Config) (policy.Backend, error) {
-		return cuda.New(spec, st)
+		return cuda.NewPolicy(spec, st)
 	}
 }

@@ -12,16 +12,18 @@ import (
 	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
 
-// Bench measures each policy backend on the sort3 network at the trainer's default
-// widths and batch (16 prompts × 16 responses × 3 tokens): training tokens per second
-// (forward, backward and an Adam step over the batch) and sampling tokens per second
-// (the batched softmax the sampler calls). Speeds are shown as ratios against the
-// single-goroutine CPU backend, measured in the same run. It backs `rewardmesh bench trainer`.
+// Bench measures each policy backend, for each policy network (the MLP and the
+// transformer, at the trainer's default widths), on sort3 at the trainer's default
+// batch (16 prompts × 16 responses × 3 tokens): training tokens per second (forward,
+// backward and an Adam step over the batch) and sampling tokens per second (the
+// batched softmax the sampler calls). Speeds are shown as ratios against the
+// single-goroutine CPU backend of the MLP, measured in the same run. It backs
+// `rewardmesh bench trainer`.
 func Bench(ctx context.Context, w io.Writer) error {
 	cfg := DefaultConfig()
-	spec := sort3Spec(cfg.Embed, cfg.Hidden)
 	rows := cfg.Prompts * cfg.Group * sort3Response
-	contexts, actions, coef := benchBatch(spec, rows)
+	mlp := sort3Spec(cfg.Embed, cfg.Hidden)
+	specs := []policy.Spec{mlp, withModel(mlp, policy.ModelTransformer, cfg.Layers, cfg.Heads)}
 
 	type target struct {
 		name string
@@ -42,28 +44,36 @@ func Bench(ctx context.Context, w io.Writer) error {
 		targets = append(targets, target{name, Config{Backend: name}})
 	}
 
-	fmt.Fprintf(w, "trainer backends, sort3 network %+v, batch %d tokens\n", spec, rows)
-	fmt.Fprintf(w, "%-22s %16s %8s %16s %8s\n", "backend", "train tokens/s", "ratio", "sample tokens/s", "ratio")
+	fmt.Fprintf(w, "trainer backends on sort3, batch %d tokens; ratios against the MLP on 1 CPU goroutine\n", rows)
 	var baseTrain, baseSample float64
-	for i, tg := range targets {
-		if err := ctx.Err(); err != nil {
-			return err
+	for _, spec := range specs {
+		contexts, actions, coef := benchBatch(spec, rows)
+		model := "mlp"
+		if spec.Model != policy.ModelMLP {
+			model = spec.Model
 		}
-		st := policy.NewState(spec.Init(rand.New(rand.NewPCG(1, 1))))
-		be, err := newBackend(spec, st, tg.cfg)
-		if err != nil {
-			fmt.Fprintf(w, "%-22s unavailable: %v\n", tg.name, err)
-			continue
+		fmt.Fprintf(w, "%s %+v, %d parameters\n", model, spec, spec.Size())
+		fmt.Fprintf(w, "  %-22s %16s %8s %16s %8s\n", "backend", "train tokens/s", "ratio", "sample tokens/s", "ratio")
+		for _, tg := range targets {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			st := policy.NewState(spec.Init(rand.New(rand.NewPCG(1, 1))))
+			be, err := newBackend(spec, st, tg.cfg)
+			if err != nil {
+				fmt.Fprintf(w, "  %-22s unavailable: %v\n", tg.name, err)
+				continue
+			}
+			train, sample, err := measureBackend(ctx, be, contexts, actions, coef)
+			be.Close()
+			if err != nil {
+				return fmt.Errorf("bench %s %s: %w", model, tg.name, err)
+			}
+			if baseTrain == 0 {
+				baseTrain, baseSample = train, sample
+			}
+			fmt.Fprintf(w, "  %-22s %16.0f %7.2fx %16.0f %7.2fx\n", tg.name, train, train/baseTrain, sample, sample/baseSample)
 		}
-		train, sample, err := measureBackend(ctx, be, contexts, actions, coef)
-		be.Close()
-		if err != nil {
-			return fmt.Errorf("bench %s: %w", tg.name, err)
-		}
-		if i == 0 {
-			baseTrain, baseSample = train, sample
-		}
-		fmt.Fprintf(w, "%-22s %16.0f %7.2fx %16.0f %7.2fx\n", tg.name, train, train/baseTrain, sample, sample/baseSample)
 	}
 	return nil
 }

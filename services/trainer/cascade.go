@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"gopkg.in/yaml.v3"
 
 	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
 )
@@ -37,8 +38,13 @@ const (
 
 // CascadeFile is what `rewardmesh train --cascade FILE` reads.
 type CascadeFile struct {
-	Run    string  `json:"run,omitempty"` // generated when empty
-	Seed   uint64  `json:"seed,omitempty"`
+	Run  string `json:"run,omitempty"` // generated when empty
+	Seed uint64 `json:"seed,omitempty"`
+	// Policy is the network every stage trains: "mlp" (the default) or "transformer",
+	// with Layers blocks of Heads heads.
+	Policy string  `json:"policy,omitempty"`
+	Layers int     `json:"layers,omitempty"`
+	Heads  int     `json:"heads,omitempty"`
 	Embed  int     `json:"embed,omitempty"`
 	Hidden int     `json:"hidden,omitempty"`
 	Clip   float64 `json:"clip,omitempty"`
@@ -62,13 +68,42 @@ type Stage struct {
 	Filter bool `json:"filter,omitempty"`
 }
 
-// ReadCascade reads and checks a cascade file.
+// ReadCascade reads and checks a cascade file: JSON, or YAML when its name ends in
+// .yaml or .yml.
 func ReadCascade(path string) (CascadeFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return CascadeFile{}, fmt.Errorf("read cascade: %w", err)
 	}
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
+		if data, err = yamlToJSON(data); err != nil {
+			return CascadeFile{}, fmt.Errorf("cascade %s: %w", path, err)
+		}
+	}
 	return parseCascade(data)
+}
+
+// yamlToJSON turns a YAML cascade into the JSON parseCascade reads, so that both
+// spellings go through one strict decoder: an unknown field or a wrong type is
+// refused alike, with the field's JSON name.
+func yamlToJSON(data []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("decode YAML: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, errors.New("decode YAML: empty document")
+	}
+	var v any
+	if err := doc.Content[0].Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode YAML: %w", err)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		// A mapping with a non-string key, such as {1: a}, has no JSON spelling.
+		return nil, fmt.Errorf("decode YAML: %w", err)
+	}
+	return out, nil
 }
 
 func parseCascade(data []byte) (CascadeFile, error) {
@@ -92,6 +127,10 @@ func (c *CascadeFile) fillDefaults() {
 	}
 	if c.Hidden == 0 {
 		c.Hidden = d.Hidden
+	}
+	if c.Policy == policy.ModelTransformer {
+		c.Layers = orDefault(c.Layers, d.Layers)
+		c.Heads = orDefault(c.Heads, d.Heads)
 	}
 	if c.Clip == 0 {
 		c.Clip = d.Clip
@@ -130,6 +169,9 @@ func (c CascadeFile) validate() error {
 	}
 	if c.Embed <= 0 || c.Hidden <= 0 || c.Hidden > 4096 || c.Embed > 1024 || c.Clip <= 0 || c.Clip >= 1 {
 		errs = append(errs, fmt.Errorf("embed %d hidden %d clip %v out of range", c.Embed, c.Hidden, c.Clip))
+	}
+	if err := checkModel(c.Policy, c.Embed, c.Layers, c.Heads); err != nil {
+		errs = append(errs, err)
 	}
 	for i, s := range c.Stages {
 		where := fmt.Sprintf("stage %d (%s)", i+1, s.Name)
@@ -332,7 +374,7 @@ func RunCascade(ctx context.Context, cfg CascadeConfig, nc *nats.Conn, stdout io
 		rc := Config{
 			Steps: s.Steps, Backend: cfg.Backend, Out: filepath.Join(cfg.Out, dir),
 			Run: fmt.Sprintf("%s-%d", c.Run, i+1), Prompts: s.Prompts, Group: s.Group, LR: s.LR, Clip: c.Clip,
-			Seed: c.Seed + uint64(i), Embed: c.Embed, Hidden: c.Hidden,
+			Seed: c.Seed + uint64(i), Policy: c.Policy, Embed: c.Embed, Hidden: c.Hidden, Layers: c.Layers, Heads: c.Heads,
 			RewardTimeout: cfg.RewardTimeout, AckWait: cfg.AckWait, Quiet: cfg.Quiet,
 			stage: &stageSetup{tasks: s.Tasks, maxLen: s.MaxLen, temperature: s.Temperature, filter: s.Filter,
 				layout: c.layout(), init: init, title: fmt.Sprintf("cascade %s, stage %d (%s): GRPO reward", c.Run, i+1, s.Name)},

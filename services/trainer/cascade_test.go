@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -318,4 +319,74 @@ func TestMeanRewardLeavesFailedRewardsOut(t *testing.T) {
 	if m := taskRewards([]*group{ok, failed}); m["sort3"] != 1 {
 		t.Errorf("task rewards %v, want sort3 1", m)
 	}
+}
+
+// TestReadCascadeYAML: a YAML file and its JSON twin are the same cascade, and a bad
+// YAML file is refused with a message naming what is wrong.
+func TestReadCascadeYAML(t *testing.T) {
+	fromJSON, err := ReadCascade(filepath.Join("testdata", "cascade3.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYAML, err := ReadCascade(filepath.Join("testdata", "cascade3.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromJSON, fromYAML) {
+		t.Errorf("YAML cascade\n%+v\ndiffers from its JSON twin\n%+v", fromYAML, fromJSON)
+	}
+	if len(fromYAML.Stages) != 3 || fromYAML.Stages[1].Temperature != 1.5 || !fromYAML.Stages[2].Filter || fromYAML.Hidden != 64 {
+		t.Errorf("YAML cascade read as %+v", fromYAML)
+	}
+	for _, tc := range []struct{ name, file, want string }{
+		{"not YAML", "stages: [\n  - name: a\n", "decode YAML"},
+		{"tab indentation", "stages:\n\t- name: a\n", "decode YAML"},
+		{"unknown field", "stages:\n  - {name: a, tasks: [add], steps: 1, max_len: 1, epochs: 3}\n", `unknown field "epochs"`},
+		{"wrong type", "stages:\n  - {name: a, tasks: add, steps: 1, max_len: 1}\n", "tasks"},
+		{"empty", "", "empty document"},
+		{"not a mapping", "- a\n- b\n", "decode cascade"},
+		{"non-string key", "stages:\n  - {1: a}\n", "decode YAML"},
+		{"bad policy", "policy: rnn\nstages:\n  - {name: a, tasks: [add], steps: 1, max_len: 1}\n", `policy "rnn"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yml")
+			if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ReadCascade(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A cascade may train the transformer: the file names it, with its shape.
+func TestCascadeTransformerPolicy(t *testing.T) {
+	c, err := parseCascade([]byte(`{"policy": "transformer", "embed": 32, "heads": 4,
+		"stages": [{"name": "m", "tasks": ["add"], "steps": 3, "max_len": 1}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Layers != 2 || c.Heads != 4 {
+		t.Errorf("layers %d heads %d, want the default 2 and the file's 4", c.Layers, c.Heads)
+	}
+	if _, err := parseCascade([]byte(`{"policy": "transformer", "embed": 30, "heads": 4,
+		"stages": [{"name": "m", "tasks": ["add"], "steps": 3, "max_len": 1}]}`)); err == nil || !strings.Contains(err.Error(), "divide embed") {
+		t.Errorf("heads that do not divide embed: err = %v", err)
+	}
+}
+
+func FuzzReadCascadeYAML(f *testing.F) {
+	seed, err := os.ReadFile(filepath.Join("testdata", "cascade3.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte("stages: [{name: a, tasks: [add], steps: 1, max_len: 1}]"))
+	f.Add([]byte("&a [*a]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if j, err := yamlToJSON(data); err == nil {
+			_, _ = parseCascade(j) // must not panic
+		}
+	})
 }

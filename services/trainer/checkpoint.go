@@ -148,7 +148,7 @@ func (c *checkpoint) check() error {
 	if c.Task != "sort3" {
 		return fmt.Errorf("task %q", c.Task)
 	}
-	if c.Spec != sort3Spec(c.Spec.Embed, c.Spec.Hidden) {
+	if !sameTaskShape(c.Spec, sort3Spec(c.Spec.Embed, c.Spec.Hidden)) {
 		return fmt.Errorf("spec %+v is not a sort3 network", c.Spec)
 	}
 	if err := c.Spec.Validate(); err != nil {
@@ -196,7 +196,7 @@ func (c *checkpoint) checkStage() error {
 	if c.MaxLen < 1 || c.MaxLen > c.Layout.ResponseSlots+1 || c.Temperature < 0 {
 		return fmt.Errorf("max_len %d temperature %v do not fit", c.MaxLen, c.Temperature)
 	}
-	if c.Spec != c.Layout.spec(c.Spec.Embed, c.Spec.Hidden) {
+	if !sameTaskShape(c.Spec, c.Layout.spec(c.Spec.Embed, c.Spec.Hidden)) {
 		return fmt.Errorf("spec %+v is not the layout's network", c.Spec)
 	}
 	if err := c.Spec.Validate(); err != nil {

@@ -31,9 +31,12 @@ type Config struct {
 	Clip      float64 // ε of the clipped surrogate
 	Staleness int     // policy versions a group may lag the policy it trains; 0 is strict on-policy
 	Seed      uint64
-	Embed     int // policy embedding width
-	Hidden    int // policy hidden width
-	Workers   int // CPU backend goroutines; 0 means GOMAXPROCS
+	Policy    string // "mlp" (the default) or "transformer"
+	Embed     int    // policy embedding width (the transformer's model width)
+	Hidden    int    // policy hidden width (the transformer's MLP width)
+	Layers    int    // transformer blocks
+	Heads     int    // transformer attention heads
+	Workers   int    // CPU backend goroutines; 0 means GOMAXPROCS
 
 	// RewardTimeout bounds the wait for one step's rewards: past it the run fails
 	// rather than stalls silently when no worker is scoring.
@@ -63,7 +66,7 @@ func DefaultConfig() Config {
 	return Config{
 		Task: "sort3", Steps: 1000, Backend: "cpu",
 		Prompts: 16, Group: 16, LR: 3e-3, Clip: 0.2, Staleness: 0, Seed: 1,
-		Embed: 16, Hidden: 128,
+		Policy: "mlp", Embed: 16, Hidden: 128, Layers: 2, Heads: 2,
 		RewardTimeout: 2 * time.Minute, AckWait: 10 * time.Second,
 	}
 }
@@ -97,7 +100,7 @@ func flagSet(cfg *Config) *flag.FlagSet {
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "GRPO updates to run, counting a resumed run's")
 	fs.StringVar(&cfg.Backend, "backend", cfg.Backend, "policy backend: cpu, or cuda in a -tags cuda build")
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "output directory (metrics.jsonl, reward.html, checkpoint.json)")
-	fs.StringVar(&cfg.Cascade, "cascade", cfg.Cascade, "cascade file (JSON): stages run in order, each from the last one's checkpoint; --task and the GRPO flags are the file's")
+	fs.StringVar(&cfg.Cascade, "cascade", cfg.Cascade, "cascade file (JSON, or YAML named .yaml/.yml): stages run in order, each from the last one's checkpoint; --task and the GRPO flags are the file's")
 	fs.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "NATS URL of the mesh; empty starts an embedded one")
 	fs.BoolVar(&cfg.Resume, "resume", cfg.Resume, "resume from OUT/checkpoint.json")
 	fs.StringVar(&cfg.Run, "run", cfg.Run, "run id (letters, digits, _ and -); generated when empty")
@@ -107,7 +110,11 @@ func flagSet(cfg *Config) *flag.FlagSet {
 	fs.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip ε of the surrogate loss")
 	fs.IntVar(&cfg.Staleness, "staleness", cfg.Staleness, "policy versions a group may lag (0: strict on-policy)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
-	fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "policy hidden width")
+	fs.StringVar(&cfg.Policy, "policy", cfg.Policy, "policy network: mlp, or transformer (a small causal transformer)")
+	fs.IntVar(&cfg.Embed, "embed", cfg.Embed, "policy embedding width (the transformer's model width)")
+	fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "policy hidden width (the transformer's MLP width)")
+	fs.IntVar(&cfg.Layers, "layers", cfg.Layers, "transformer blocks (--policy transformer)")
+	fs.IntVar(&cfg.Heads, "heads", cfg.Heads, "attention heads per block, dividing --embed (--policy transformer)")
 	fs.DurationVar(&cfg.RewardTimeout, "reward-timeout", cfg.RewardTimeout, "longest wait for one step's rewards")
 	fs.BoolVar(&cfg.Quiet, "quiet", cfg.Quiet, "no per-step progress line")
 	return fs
@@ -133,11 +140,20 @@ func (c *Config) fillDefaults() {
 	if c.Clip == 0 {
 		c.Clip = d.Clip
 	}
+	if c.Policy == "" {
+		c.Policy = d.Policy
+	}
 	if c.Embed == 0 {
 		c.Embed = d.Embed
 	}
 	if c.Hidden == 0 {
 		c.Hidden = d.Hidden
+	}
+	if c.Layers == 0 {
+		c.Layers = d.Layers
+	}
+	if c.Heads == 0 {
+		c.Heads = d.Heads
 	}
 	if c.RewardTimeout == 0 {
 		c.RewardTimeout = d.RewardTimeout
@@ -179,8 +195,39 @@ func (c Config) validate() error {
 	if c.Embed <= 0 || c.Hidden <= 0 || c.Hidden > 4096 || c.Embed > 1024 {
 		errs = append(errs, fmt.Errorf("policy widths embed %d hidden %d out of range", c.Embed, c.Hidden))
 	}
+	if err := checkModel(c.Policy, c.Embed, c.Layers, c.Heads); err != nil {
+		errs = append(errs, err)
+	}
 	if c.RewardTimeout <= 0 || c.AckWait <= 0 {
 		errs = append(errs, errors.New("reward-timeout and ack wait must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkModel reports a policy name or transformer shape that cannot be built.
+func checkModel(name string, embed, layers, heads int) error {
+	switch name {
+	case "", "mlp":
+		return nil
+	case policy.ModelTransformer:
+		if layers < 1 || layers > 64 || heads < 1 || embed%heads != 0 {
+			return fmt.Errorf("transformer layers %d heads %d: want 1..64 layers and heads that divide embed %d", layers, heads, embed)
+		}
+		return nil
+	}
+	return fmt.Errorf("policy %q: want mlp or transformer", name)
+}
+
+// withModel gives spec the network that name (and, for a transformer, layers and
+// heads) describe.
+func withModel(spec policy.Spec, name string, layers, heads int) policy.Spec {
+	if name == policy.ModelTransformer {
+		spec.Model, spec.Layers, spec.Heads = policy.ModelTransformer, layers, heads
+	}
+	return spec
+}
+
+// sameTaskShape reports whether a and b read and emit the same tokens, whatever their networks.
+func sameTaskShape(a, b policy.Spec) bool {
+	return a.Vocab == b.Vocab && a.Actions == b.Actions && a.Context == b.Context
 }

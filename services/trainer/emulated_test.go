@@ -23,7 +23,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return cuda.NewOn(drv, spec, st)
+		return cuda.NewPolicyOn(drv, spec, st)
 	}
 }
 
@@ -78,5 +78,43 @@ func TestCascadeOnEmulatedCUDA(t *testing.T) {
 		if (m.Backend != "cuda" && m.Backend != "cuda-emulated") || m.ResultsApplied != 16 {
 			t.Errorf("stage two step %d: backend %q, %d rewards", m.Step, m.Backend, m.ResultsApplied)
 		}
+	}
+}
+
+// The transformer through a cascade on the CUDA kernels (emulated): two stages, the
+// second from the first's checkpoint, and the eval, at widths the emulator runs fast.
+func TestTransformerCascadeOnEmulatedCUDA(t *testing.T) {
+	ctx := t.Context()
+	nc := startNATS(t)
+	(&testWorker{}).start(t, ctx, nc)
+	file := filepath.Join(t.TempDir(), "cascade.yaml")
+	spec := `run: cutf
+policy: transformer
+embed: 8
+hidden: 16
+layers: 1
+heads: 2
+eval_samples: 1
+stages:
+  - {name: one, tasks: [add], steps: 3, prompts: 4, group: 4, max_len: 1, lr: 0.01}
+  - {name: two, tasks: [add, words], steps: 2, prompts: 4, group: 4, max_len: 3}
+`
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := CascadeConfig{File: file, Out: t.TempDir(), Backend: "cuda-emulated", Quiet: true, RewardTimeout: time.Minute, AckWait: time.Second}
+	if err := RunCascade(ctx, cfg, nc, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st := readCascadeState(t, cfg.Out)
+	if len(st.Matrix.Rows) != 2 || st.Matrix.Rows[1].N["add"] == 0 || st.Matrix.Rows[1].N["words"] == 0 {
+		t.Errorf("matrix %+v", st.Matrix)
+	}
+	ck, err := readCheckpoint(filepath.Join(cfg.Out, "stage2-two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Spec.Model != policy.ModelTransformer || ck.Spec.Layers != 1 || ck.Spec.Heads != 2 || ck.Step != 2 {
+		t.Errorf("stage two's checkpoint: spec %+v at step %d", ck.Spec, ck.Step)
 	}
 }

@@ -130,6 +130,12 @@ func TestParseFlags(t *testing.T) {
 			func(c Config) bool { return c.Resume && c.NATSURL == "nats://x:4222" }},
 		{"off-policy", []string{"--out", "d", "--staleness", "1", "--clip", "0.28"}, true,
 			func(c Config) bool { return c.Staleness == 1 && c.Clip == 0.28 }},
+		{"transformer", []string{"--out", "d", "--policy", "transformer", "--embed", "32", "--layers", "3", "--heads", "4"}, true,
+			func(c Config) bool {
+				return c.Policy == "transformer" && c.Embed == 32 && c.Layers == 3 && c.Heads == 4
+			}},
+		{"heads that do not divide embed", []string{"--out", "d", "--policy", "transformer", "--embed", "30", "--heads", "4"}, false, nil},
+		{"unknown policy", []string{"--out", "d", "--policy", "lstm"}, false, nil},
 		{"no out", []string{"--steps", "10"}, false, nil},
 		{"unknown task", []string{"--out", "d", "--task", "sort4"}, false, nil},
 		{"group of one", []string{"--out", "d", "--group", "1"}, false, nil},

@@ -25,7 +25,7 @@ import (
 // init exits the process on a machine without a GPU).
 var backends = map[string]func(spec policy.Spec, st policy.State, cfg Config) (policy.Backend, error){
 	"cpu": func(spec policy.Spec, st policy.State, cfg Config) (policy.Backend, error) {
-		return policy.NewCPU(spec, st, cfg.Workers)
+		return policy.NewCPUBackend(spec, st, cfg.Workers)
 	},
 }
 
@@ -138,6 +138,7 @@ func (t *trainer) start() error {
 		if cfg.stage != nil {
 			spec = cfg.stage.layout.spec(cfg.Embed, cfg.Hidden)
 		}
+		spec = withModel(spec, cfg.Policy, cfg.Layers, cfg.Heads)
 		init := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 		ck = &checkpoint{
 			Format: checkpointFormat, Run: run, Task: cfg.Task, Spec: spec,

@@ -85,14 +85,15 @@ type stepOutputs struct {
 	state             policy.State
 }
 
-// trainStep runs one full step (probabilities, forward, backward, Adam) of rows on be.
+// trainStep runs one full step (probabilities, forward, backward, Adam) of rows on be,
+// for either model.
 func trainStep(t *testing.T, be policy.Backend, contexts, actions []int32, coef []float32) stepOutputs {
 	t.Helper()
-	n := len(actions)
+	n, s := len(actions), be.Spec()
 	out := stepOutputs{
-		probs: make([]float32, n*spec.Actions),
+		probs: make([]float32, n*s.Actions),
 		logp:  make([]float32, n),
-		grad:  make([]float32, spec.Layout().Total),
+		grad:  make([]float32, s.Size()),
 	}
 	if err := be.Probs(contexts, out.probs); err != nil {
 		t.Fatalf("%s probs: %v", be.Name(), err)
@@ -124,6 +125,12 @@ func compareStep(t *testing.T, gpu policy.Backend, st policy.State, rows int, se
 	contexts, actions, coef := batch(rows, seed)
 	want := trainStep(t, cpu, contexts, actions, coef)
 	got := trainStep(t, gpu, contexts, actions, coef)
+	assertStepsAgree(t, want, got)
+}
+
+// assertStepsAgree requires every output of two steps to agree to 1e-4.
+func assertStepsAgree(t *testing.T, want, got stepOutputs) {
+	t.Helper()
 	assertClose(t, "probs", want.probs, got.probs, 1e-4)
 	assertClose(t, "logp", want.logp, got.logp, 1e-4)
 	assertClose(t, "gradient", want.grad, got.grad, 1e-4)

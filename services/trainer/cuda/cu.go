@@ -36,6 +36,15 @@ func New(spec policy.Spec, st policy.State) (*Backend, error) {
 	return NewOn(drv, spec, st)
 }
 
+// NewPolicy starts the backend for spec's model (NewPolicyOn) on GPU 0.
+func NewPolicy(spec policy.Spec, st policy.State) (policy.Backend, error) {
+	drv, err := openDevice(0)
+	if err != nil {
+		return nil, err
+	}
+	return NewPolicyOn(drv, spec, st)
+}
+
 // device is the Driver of a real GPU: a context on it, and the kernels' module.
 type device struct {
 	ctx *cu.Ctx

@@ -3,7 +3,6 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"math"
 	"unsafe"
 
 	"github.com/rewardmesh/rewardmesh/services/trainer/policy"
@@ -33,19 +32,14 @@ const block = 256
 // Backend runs the policy on one GPU, through a Driver. Like every policy.Backend it
 // is not safe for concurrent use.
 type Backend struct {
-	spec policy.Spec
-	lay  policy.Layout
-	drv  Driver
-
-	params, m, v, grad uintptr
-	t                  int64
+	deviceParams
+	lay policy.Layout
 
 	// Batch buffers, grown as batches grow.
 	capRows                         int
 	ctxBuf, actBuf                  uintptr // int32
 	x, h, p, logp, coef, dz, dh, dx uintptr
 	n                               int // rows of the last Forward
-	closed                          bool
 }
 
 // NewOn starts a backend holding st on the device behind drv, and closes drv when it
@@ -57,20 +51,14 @@ func NewOn(drv Driver, spec policy.Spec, st policy.State) (*Backend, error) {
 	if err := spec.Validate(); err != nil {
 		return fail(err)
 	}
+	if spec.Model != policy.ModelMLP {
+		return fail(fmt.Errorf("cuda backend: model %q: NewTransformerOn runs it", spec.Model))
+	}
 	if err := st.Check(spec); err != nil {
 		return fail(err)
 	}
-	b := &Backend{spec: spec, lay: spec.Layout(), drv: drv}
-	err := b.do("allocate parameters", func() error {
-		size := int64(b.lay.Total * 4)
-		for _, p := range []*uintptr{&b.params, &b.m, &b.v, &b.grad} {
-			var err error
-			if *p, err = drv.Alloc(size); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	b := &Backend{deviceParams: deviceParams{name: "cuda", drv: drv, spec: spec}, lay: spec.Layout()}
+	err := b.allocParams()
 	if err == nil {
 		err = b.Load(st)
 	}
@@ -80,24 +68,14 @@ func NewOn(drv Driver, spec policy.Spec, st policy.State) (*Backend, error) {
 	return b, nil
 }
 
-func (b *Backend) Name() string      { return "cuda" }
-func (b *Backend) Spec() policy.Spec { return b.spec }
-
-// do runs fn on the context's OS thread, where every driver call must happen, and
-// names what failed.
-func (b *Backend) do(what string, fn func() error) error {
-	if b.closed {
-		return fmt.Errorf("cuda %s: backend closed", what)
-	}
-	if err := b.drv.Do(fn); err != nil {
-		return fmt.Errorf("cuda %s: %w", what, err)
-	}
-	return nil
-}
-
 // launch runs kernel over n threads; call it inside do. Arguments are 8-byte values
 // (device pointers, int64, float64), as the kernels declare them.
 func (b *Backend) launch(kernel string, n int, args ...any) error {
+	return launchOn(b.drv, kernel, n, args...)
+}
+
+// launchOn runs kernel over n threads of drv; see Backend.launch.
+func launchOn(drv Driver, kernel string, n int, args ...any) error {
 	if n <= 0 {
 		return nil
 	}
@@ -115,14 +93,16 @@ func (b *Backend) launch(kernel string, n int, args ...any) error {
 			return fmt.Errorf("kernel %s: argument %d has type %T", kernel, i, a)
 		}
 	}
-	if err := b.drv.Launch(kernel, (n+block-1)/block, block, ptrs); err != nil {
+	if err := drv.Launch(kernel, (n+block-1)/block, block, ptrs); err != nil {
 		return fmt.Errorf("launch %s: %w", kernel, err)
 	}
 	return nil
 }
 
 // launches runs kernels in order, stopping at the first error.
-func (b *Backend) launches(ks ...func() error) error {
+func (b *Backend) launches(ks ...func() error) error { return inOrder(ks...) }
+
+func inOrder(ks ...func() error) error {
 	for _, k := range ks {
 		if err := k(); err != nil {
 			return err
@@ -265,86 +245,14 @@ func (b *Backend) Backward(coef []float32) error {
 	})
 }
 
-func (b *Backend) Gradient(dst []float32) error {
-	if len(dst) != b.lay.Total {
-		return fmt.Errorf("cuda gradient: dst holds %d values, want %d", len(dst), b.lay.Total)
-	}
-	return b.do("gradient", func() error {
-		return b.drv.CopyOut(unsafe.Pointer(&dst[0]), b.grad, int64(len(dst)*4))
-	})
-}
-
-func (b *Backend) Step(opt policy.Adam) error {
-	if opt.LR <= 0 || opt.Beta1 < 0 || opt.Beta1 >= 1 || opt.Beta2 < 0 || opt.Beta2 >= 1 {
-		return fmt.Errorf("cuda step: bad Adam settings %+v", opt)
-	}
-	t := b.t + 1
-	bc1 := 1 - math.Pow(opt.Beta1, float64(t))
-	bc2 := 1 - math.Pow(opt.Beta2, float64(t))
-	// Rounded to float32 here, as the CPU backend rounds them, so both step alike.
-	step := float64(float32(opt.LR * math.Sqrt(bc2) / bc1))
-	eps := float64(float32(opt.Eps * math.Sqrt(bc2)))
-	err := b.do("adam step", func() error {
-		return b.launches(
-			func() error {
-				return b.launch("adam", b.lay.Total, b.params, b.m, b.v, b.grad, b.lay.Total, opt.Beta1, opt.Beta2, step, eps)
-			},
-			b.drv.Synchronize,
-		)
-	})
-	if err == nil {
-		b.t = t
-	}
-	return err
-}
-
-func (b *Backend) State() (policy.State, error) {
-	n := b.lay.Total
-	st := policy.State{Params: make([]float32, n), M: make([]float32, n), V: make([]float32, n), T: b.t}
-	err := b.do("read state", func() error {
-		return b.launches(
-			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.Params[0]), b.params, int64(n*4)) },
-			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.M[0]), b.m, int64(n*4)) },
-			func() error { return b.drv.CopyOut(unsafe.Pointer(&st.V[0]), b.v, int64(n*4)) },
-		)
-	})
-	return st, err
-}
-
 func (b *Backend) Load(st policy.State) error {
-	if err := st.Check(b.spec); err != nil {
-		return fmt.Errorf("cuda load: %w", err)
+	if err := b.loadParams(st); err != nil {
+		return err
 	}
-	n := int64(b.lay.Total * 4)
-	err := b.do("load state", func() error {
-		return b.launches(
-			func() error { return b.drv.CopyIn(b.params, unsafe.Pointer(&st.Params[0]), n) },
-			func() error { return b.drv.CopyIn(b.m, unsafe.Pointer(&st.M[0]), n) },
-			func() error { return b.drv.CopyIn(b.v, unsafe.Pointer(&st.V[0]), n) },
-			func() error { return b.drv.Zero32(b.grad, int64(b.lay.Total)) },
-		)
-	})
-	if err == nil {
-		b.t, b.n = st.T, 0
-	}
-	return err
+	b.n = 0
+	return nil
 }
 
-func (b *Backend) Close() error {
-	if b.closed {
-		return nil
-	}
-	err := b.do("close", func() error {
-		errs := []error{b.freeBatch()}
-		for _, p := range []uintptr{b.params, b.m, b.v, b.grad} {
-			if p != 0 {
-				errs = append(errs, b.drv.Free(p))
-			}
-		}
-		return errors.Join(errs...)
-	})
-	b.closed = true
-	return errors.Join(err, b.drv.Close())
-}
+func (b *Backend) Close() error { return b.close(b.freeBatch) }
 
 var _ policy.Backend = (*Backend)(nil)

@@ -10,12 +10,9 @@ import (
 // CPU is the pure-Go backend. Rows are split across up to Workers goroutines; each
 // worker accumulates its own gradient, summed after, so no locks sit in the inner loops.
 type CPU struct {
-	spec    Spec
-	lay     Layout
-	workers int
-	st      State
-	grad    []float32
-	wgrad   [][]float32 // per-worker gradient accumulators
+	cpuParams
+	spec Spec
+	lay  Layout
 
 	// Activations of the last Forward, kept for Backward.
 	n        int
@@ -30,19 +27,25 @@ func NewCPU(spec Spec, st State, workers int) (*CPU, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	if spec.Model != ModelMLP {
+		return nil, fmt.Errorf("cpu backend: spec %+v is not the MLP; NewCPUBackend picks the backend for a model", spec)
+	}
 	if err := st.Check(spec); err != nil {
 		return nil, err
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	c := &CPU{spec: spec, lay: spec.Layout(), workers: workers, st: st}
-	c.grad = make([]float32, c.lay.Total)
-	c.wgrad = make([][]float32, workers)
-	for i := range c.wgrad {
-		c.wgrad[i] = make([]float32, c.lay.Total)
+	return &CPU{cpuParams: newCPUParams("cpu", st, workers), spec: spec, lay: spec.Layout()}, nil
+}
+
+// NewCPUBackend is the CPU backend for spec's model: CPU for the MLP, Transformer for
+// the transformer.
+func NewCPUBackend(spec Spec, st State, workers int) (Backend, error) {
+	if spec.Model == ModelTransformer {
+		return NewTransformer(spec, st, workers)
 	}
-	return c, nil
+	return NewCPU(spec, st, workers)
 }
 
 func (c *CPU) Name() string { return "cpu" }
@@ -51,8 +54,10 @@ func (c *CPU) Close() error { return nil }
 
 // parallel runs fn over [0,n) in contiguous chunks, one per worker. Small batches
 // stay on one goroutine: splitting them costs more than it saves.
-func (c *CPU) parallel(n int, fn func(w, lo, hi int)) {
-	workers := min(c.workers, max(1, n/64))
+func (c *CPU) parallel(n int, fn func(w, lo, hi int)) { parallelRows(c.workers, n, fn) }
+
+func parallelRows(maxWorkers, n int, fn func(w, lo, hi int)) {
+	workers := min(maxWorkers, max(1, n/64))
 	if workers <= 1 {
 		fn(0, 0, n)
 		return
@@ -215,33 +220,7 @@ func (c *CPU) Backward(coef []float32) error {
 			}
 		}
 	})
-	for wk, u := range used {
-		if !u {
-			continue
-		}
-		for i, v := range c.wgrad[wk] {
-			c.grad[i] += v
-		}
-		clear(c.wgrad[wk])
-	}
-	return nil
-}
-
-func (c *CPU) Gradient(dst []float32) error {
-	if len(dst) != len(c.grad) {
-		return fmt.Errorf("cpu gradient: dst holds %d values, want %d", len(dst), len(c.grad))
-	}
-	copy(dst, c.grad)
-	return nil
-}
-
-func (c *CPU) Step(opt Adam) error {
-	if opt.LR <= 0 || opt.Beta1 < 0 || opt.Beta1 >= 1 || opt.Beta2 < 0 || opt.Beta2 >= 1 {
-		return fmt.Errorf("cpu step: bad Adam settings %+v", opt)
-	}
-	c.st.T++
-	AdamUpdate(c.st.Params, c.st.M, c.st.V, c.grad, opt, c.st.T)
-	clear(c.grad)
+	c.sumWorkers(used)
 	return nil
 }
 
@@ -260,27 +239,83 @@ func AdamUpdate(params, m, v, grad []float32, opt Adam, t int64) {
 	}
 }
 
-func (c *CPU) State() (State, error) {
-	return State{
-		Params: append([]float32(nil), c.st.Params...),
-		M:      append([]float32(nil), c.st.M...),
-		V:      append([]float32(nil), c.st.V...),
-		T:      c.st.T,
-	}, nil
+func (c *CPU) Load(st State) error {
+	if err := c.load(c.spec, st); err != nil {
+		return err
+	}
+	c.n = 0
+	return nil
 }
 
-func (c *CPU) Load(st State) error {
-	if err := st.Check(c.spec); err != nil {
-		return fmt.Errorf("cpu load: %w", err)
+// cpuParams is what the CPU backends share: the parameters and Adam's state, the
+// gradient, and per-worker gradient accumulators (summed after each Backward, so no
+// locks sit in the inner loops).
+type cpuParams struct {
+	name    string
+	workers int
+	st      State
+	grad    []float32
+	wgrad   [][]float32
+}
+
+func newCPUParams(name string, st State, workers int) cpuParams {
+	p := cpuParams{name: name, workers: workers, st: st, grad: make([]float32, len(st.Params))}
+	p.wgrad = make([][]float32, workers)
+	for i := range p.wgrad {
+		p.wgrad[i] = make([]float32, len(st.Params))
 	}
-	c.st = State{
+	return p
+}
+
+// sumWorkers adds the accumulators of the workers that ran into the gradient.
+func (p *cpuParams) sumWorkers(used []bool) {
+	for wk, u := range used {
+		if !u {
+			continue
+		}
+		for i, v := range p.wgrad[wk] {
+			p.grad[i] += v
+		}
+		clear(p.wgrad[wk])
+	}
+}
+
+func (p *cpuParams) Gradient(dst []float32) error {
+	if len(dst) != len(p.grad) {
+		return fmt.Errorf("%s gradient: dst holds %d values, want %d", p.name, len(dst), len(p.grad))
+	}
+	copy(dst, p.grad)
+	return nil
+}
+
+func (p *cpuParams) Step(opt Adam) error {
+	if opt.LR <= 0 || opt.Beta1 < 0 || opt.Beta1 >= 1 || opt.Beta2 < 0 || opt.Beta2 >= 1 {
+		return fmt.Errorf("%s step: bad Adam settings %+v", p.name, opt)
+	}
+	p.st.T++
+	AdamUpdate(p.st.Params, p.st.M, p.st.V, p.grad, opt, p.st.T)
+	clear(p.grad)
+	return nil
+}
+
+func (p *cpuParams) State() (State, error) { return copyState(p.st), nil }
+
+func copyState(st State) State {
+	return State{
 		Params: append([]float32(nil), st.Params...),
 		M:      append([]float32(nil), st.M...),
 		V:      append([]float32(nil), st.V...),
 		T:      st.T,
 	}
-	clear(c.grad)
-	c.n = 0
+}
+
+// load replaces the state with a copy of st, which must fit spec, and clears the gradient.
+func (p *cpuParams) load(spec Spec, st State) error {
+	if err := st.Check(spec); err != nil {
+		return fmt.Errorf("%s load: %w", p.name, err)
+	}
+	p.st = copyState(st)
+	clear(p.grad)
 	return nil
 }
 

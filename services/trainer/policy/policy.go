@@ -17,13 +17,24 @@ import (
 	"math/rand/v2"
 )
 
+// Models a Spec may name. The empty name is the MLP, so that checkpoints written
+// before there was a choice read as what they are.
+const (
+	ModelMLP         = ""
+	ModelTransformer = "transformer"
+)
+
 // Spec is the shape of the network.
 type Spec struct {
-	Vocab   int `json:"vocab"`   // tokens that may appear in a context
-	Actions int `json:"actions"` // tokens the policy emits: ids 0..Actions-1 of the vocabulary
-	Context int `json:"context"` // K, tokens of context per prediction
-	Embed   int `json:"embed"`   // D, embedding width
-	Hidden  int `json:"hidden"`  // H, hidden layer width
+	// Model is ModelMLP (the network above) or ModelTransformer (transformer.go).
+	Model   string `json:"model,omitempty"`
+	Vocab   int    `json:"vocab"`            // tokens that may appear in a context
+	Actions int    `json:"actions"`          // tokens the policy emits: ids 0..Actions-1 of the vocabulary
+	Context int    `json:"context"`          // K, tokens of context per prediction
+	Embed   int    `json:"embed"`            // D, embedding width (the transformer's model width)
+	Hidden  int    `json:"hidden"`           // H, hidden layer width (the transformer's MLP width)
+	Layers  int    `json:"layers,omitempty"` // transformer blocks; 0 for the MLP
+	Heads   int    `json:"heads,omitempty"`  // attention heads per block; 0 for the MLP
 }
 
 // Validate reports a spec that cannot describe a network.
@@ -34,7 +45,27 @@ func (s Spec) Validate() error {
 	case s.Actions > s.Vocab:
 		return fmt.Errorf("policy spec %+v: more actions than vocabulary", s)
 	}
+	switch s.Model {
+	case ModelMLP:
+		if s.Layers != 0 || s.Heads != 0 {
+			return fmt.Errorf("policy spec %+v: layers and heads are a transformer's", s)
+		}
+	case ModelTransformer:
+		if s.Layers < 1 || s.Layers > 64 || s.Heads < 1 || s.Embed%s.Heads != 0 {
+			return fmt.Errorf("policy spec %+v: a transformer needs 1..64 layers and heads that divide embed", s)
+		}
+	default:
+		return fmt.Errorf("policy spec %+v: model %q: want %q or %q", s, s.Model, "mlp", ModelTransformer)
+	}
 	return nil
+}
+
+// Size is the number of parameters.
+func (s Spec) Size() int {
+	if s.Model == ModelTransformer {
+		return s.TransformerLayout().Total
+	}
+	return s.Layout().Total
 }
 
 // In is the width of the concatenated context embedding, K·D.
@@ -46,7 +77,7 @@ type Layout struct {
 	E, W1, B1, W2, B2, Total int
 }
 
-// Layout returns the offsets of E [Vocab×D], W1 [K·D×H], b1 [H], W2 [H×Actions], b2 [Actions].
+// Layout returns the MLP's offsets of E [Vocab×D], W1 [K·D×H], b1 [H], W2 [H×Actions], b2 [Actions].
 func (s Spec) Layout() Layout {
 	var l Layout
 	l.E = 0
@@ -62,6 +93,9 @@ func (s Spec) Layout() Layout {
 // exactly uniform over the actions: the run starts from chance, not from whatever a
 // random projection happens to prefer.
 func (s Spec) Init(rng *rand.Rand) []float32 {
+	if s.Model == ModelTransformer {
+		return s.initTransformer(rng)
+	}
 	l := s.Layout()
 	p := make([]float32, l.Total)
 	for i := l.E; i < l.W1; i++ {
@@ -96,7 +130,7 @@ type State struct {
 
 // Check reports a state that does not fit spec.
 func (st State) Check(s Spec) error {
-	n := s.Layout().Total
+	n := s.Size()
 	if len(st.Params) != n || len(st.M) != n || len(st.V) != n {
 		return fmt.Errorf("policy state has %d/%d/%d values, spec %+v needs %d", len(st.Params), len(st.M), len(st.V), s, n)
 	}

@@ -185,6 +185,9 @@ struct Entry {
 const Entry kKernels[] = {
     KERNEL(embed_gather), KERNEL(dense_forward),      KERNEL(softmax_rows),     KERNEL(gather_logp), KERNEL(dlogits),
     KERNEL(dense_grad_weights), KERNEL(dense_grad_input), KERNEL(embed_grad), KERNEL(adam),
+    KERNEL(tf_embed), KERNEL(layernorm_forward), KERNEL(linear_forward), KERNEL(gelu_forward), KERNEL(gelu_backward),
+    KERNEL(attention_forward), KERNEL(attention_backward_q), KERNEL(attention_backward_kv), KERNEL(take_last),
+    KERNEL(spread_last), KERNEL(layernorm_backward), KERNEL(layernorm_grad_params), KERNEL(tf_embed_grad),
 };
 
 }  // namespace

@@ -27,4 +27,7 @@ var Source string
 var Names = []string{
 	"embed_gather", "dense_forward", "softmax_rows", "gather_logp", "dlogits",
 	"dense_grad_weights", "dense_grad_input", "embed_grad", "adam",
+	"tf_embed", "layernorm_forward", "linear_forward", "gelu_forward", "gelu_backward",
+	"attention_forward", "attention_backward_q", "attention_backward_kv", "take_last", "spread_last",
+	"layernorm_backward", "layernorm_grad_params", "tf_embed_grad",
 }
