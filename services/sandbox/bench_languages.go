@@ -117,7 +117,7 @@ func (s *Sandbox) processTimes(ctx context.Context, sp judgeSpec) (time.Duration
 	}
 	var total time.Duration
 	for _, tc := range sp.tests {
-		resp, err := ss.c.Do(ctx, runner.Request{Op: runner.OpRun, Argv: withLimits(prep.argv, sp.limits), Stdin: []byte(tc.Input), Limits: sp.limits})
+		resp, err := ss.c.Do(ctx, ss.carry(runner.Request{Op: runner.OpRun, Argv: withLimits(prep.argv, sp.limits), Stdin: []byte(tc.Input), Limits: sp.limits}))
 		if err != nil {
 			return 0, err
 		}

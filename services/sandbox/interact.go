@@ -59,13 +59,13 @@ func (ss *session) interact(ctx context.Context, sp judgeSpec, argv []string, tc
 	)
 	wg.Go(func() {
 		defer toInteractor.close() // the interactor reads EOF once the solution is gone
-		solResp, solErr = solBox.Stream(ctx, runner.Request{Op: runner.OpRun, Argv: withLimits(argv, sp.limits), Limits: sp.limits}, toSolution.ch, toInteractor.send)
+		solResp, solErr = solBox.Stream(ctx, ss.carry(runner.Request{Op: runner.OpRun, Argv: withLimits(argv, sp.limits), Limits: sp.limits}), toSolution.ch, toInteractor.send)
 	})
 	wg.Go(func() {
 		defer toSolution.close()
 		lim := interactorLimits(sp.limits)
 		intArgv := append(append([]string{}, withLimits(inter.argv, lim)...), "input.txt", "output.txt")
-		intResp, intErr = intBox.Stream(ctx, runner.Request{Op: runner.OpRun, Argv: intArgv, Limits: lim}, toInteractor.ch, toSolution.send)
+		intResp, intErr = intBox.Stream(ctx, inter.ss.carry(runner.Request{Op: runner.OpRun, Argv: intArgv, Limits: lim}), toInteractor.ch, toSolution.send)
 	})
 	wg.Wait()
 	if solErr != nil {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
@@ -341,11 +342,14 @@ func (s *Sandbox) Judge(ctx context.Context, it JudgeItem) (JudgeResult, error) 
 	if err != nil {
 		return JudgeResult{}, err
 	}
+	start := time.Now()
 	release, err := s.admit(ctx)
 	if err != nil {
 		return JudgeResult{}, err
 	}
 	defer release()
+	s.metrics.since(stageQueue, sp.lang, start)
+	defer s.metrics.since(stageTotal, sp.lang, start)
 	return s.judge(ctx, sp)
 }
 
@@ -355,6 +359,9 @@ type session struct {
 	pool Boxes
 	c    Box
 	bad  bool // the container must not serve again
+	// pending are files written to the session but not yet sent: they go with
+	// its next run (see do).
+	pending map[string]runner.File
 	// process: every Python run starts a fresh interpreter (isolation
 	// "process") instead of being a copy of the container's fork server.
 	process bool
@@ -396,7 +403,42 @@ func (ss *session) close() {
 }
 
 // do sends a request; any failure of the exchange itself marks the container bad.
+//
+// A write is not sent on its own: its files wait for the session's next run,
+// which takes them along (the agent writes a run's files before it starts it),
+// so a submission of one test costs one round trip, as a /run_code run does. A
+// read first sends what waits.
 func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response, error) {
+	switch req.Op {
+	case runner.OpWrite:
+		if ss.pending == nil {
+			ss.pending = map[string]runner.File{}
+		}
+		maps.Copy(ss.pending, req.Files)
+		if pendingBytes(ss.pending) <= carryMax {
+			return runner.Response{ID: req.ID}, nil
+		}
+		req = ss.carry(req)
+	case runner.OpRead:
+		if len(ss.pending) > 0 {
+			if _, err := ss.send(ctx, ss.carry(runner.Request{Op: runner.OpWrite})); err != nil {
+				return runner.Response{}, err
+			}
+		}
+	case runner.OpRun:
+		if pendingBytes(ss.pending)+len(req.Stdin) > carryMax {
+			// Too much for one frame with the run: sent ahead on their own.
+			if _, err := ss.send(ctx, ss.carry(runner.Request{Op: runner.OpWrite})); err != nil {
+				return runner.Response{}, err
+			}
+		}
+		req = ss.carry(req)
+	}
+	return ss.send(ctx, req)
+}
+
+// send sends req as it is, a run once a CPU is free.
+func (ss *session) send(ctx context.Context, req runner.Request) (runner.Response, error) {
 	if req.Op == runner.OpRun {
 		req.Fork = !ss.process && len(req.Argv) > 0 && req.Argv[0] == "python3"
 		// A program runs only on a free CPU: oversubscribed cores would stretch
@@ -413,6 +455,29 @@ func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response,
 		ss.bad = true
 	}
 	return resp, err
+}
+
+// carryMax bounds the files that wait for a run, and a run with them and its
+// stdin, well under a frame's limit once base64-encoded.
+const carryMax = runner.MaxFrame / 4
+
+// carry gives req the files waiting to be written, its own over theirs.
+func (ss *session) carry(req runner.Request) runner.Request {
+	if len(ss.pending) == 0 {
+		return req
+	}
+	files := ss.pending
+	maps.Copy(files, req.Files)
+	req.Files, ss.pending = files, nil
+	return req
+}
+
+func pendingBytes(files map[string]runner.File) int {
+	n := 0
+	for _, f := range files {
+		n += len(f.Data)
+	}
+	return n
 }
 
 // prepared is a submission ready to run: the command for a test, and how its
@@ -575,15 +640,22 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 	}
 	// tests is always a list in the answer, empty when none ran (CE, SE).
 	res := JudgeResult{Total: len(sp.tests), Tests: []TestResult{}}
+	t := time.Now()
 	ss, err := s.open(ctx, sp.lang)
 	if err != nil {
 		return res, err
 	}
 	defer ss.close()
+	t = s.metrics.since(stageAcquire, sp.lang, t)
 	ss.process = sp.process
 	prep, err := ss.prepare(ctx, sp.lang, sp.source, sp.functional, sp.fnName, false, sp.files)
 	if err != nil {
 		return s.systemError(ctx, res, err)
+	}
+	if sp.lang.compiled() {
+		s.metrics.since(stageCompile, sp.lang, t)
+	} else {
+		s.metrics.since(stageWrite, sp.lang, t)
 	}
 	res.CompileOutput = prep.compileOutput
 	if prep.compileFailed {
@@ -770,10 +842,12 @@ func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc 
 		// Mode assert: Java's assert statements run only with -ea.
 		argv = append([]string{"java", "-ea"}, argv[1:]...)
 	}
+	start := time.Now()
 	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(tc.Input), Limits: sp.limits})
 	if err != nil {
 		return TestResult{}, fmt.Errorf("run a test: %w", err)
 	}
+	ss.s.metrics.since(stageRun, sp.lang, start)
 	tr := TestResult{TimeMS: timeMS(resp, sp.limits), MemoryKB: resp.MemoryKB}
 	if resp.Status == runner.StatusFailed {
 		return tr, fmt.Errorf("run a test: %s", resp.Error)
