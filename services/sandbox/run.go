@@ -296,7 +296,10 @@ func (ss *session) run(ctx context.Context, lang Language, it RunItem, files map
 		argv = prep.argv
 		runFiles = prep.carry
 	}
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: runFiles, Argv: withLimits(argv, lim), Stdin: []byte(it.Stdin), Limits: lim})
+	// With nothing to fetch after it, the run is the submission's last request:
+	// the agent resets the container once it has answered (see Pool.Release).
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Files: runFiles, Argv: withLimits(argv, lim), Stdin: []byte(it.Stdin), Limits: lim,
+		ResetAfter: len(it.FetchFiles) == 0})
 	if err != nil {
 		return RunResult{}, err
 	}

@@ -353,7 +353,12 @@ func (p *Pool) Release(c *Container) {
 		if c.Alive() && c.uses < c.maxUses {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			start := time.Now()
-			resp, err := c.Do(ctx, runner.Request{Op: runner.OpReset})
+			// The submission's last run asked for the reset already (ResetAfter):
+			// its answer is awaited; else the reset is asked for now.
+			resp, asked, err := c.AwaitReset(ctx)
+			if !asked {
+				resp, err = c.Do(ctx, runner.Request{Op: runner.OpReset})
+			}
 			cancel()
 			if p.cfg.OnReset != nil {
 				p.cfg.OnReset(time.Since(start))

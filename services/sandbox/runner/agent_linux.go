@@ -122,6 +122,9 @@ func (a *Agent) Serve(r io.Reader, w io.Writer) error {
 					a.closeStdin(req.ID)
 				}
 				a.reply(resp)
+				if req.ResetAfter {
+					a.reply(a.resetAfter(req.ID))
+				}
 			})
 			continue
 		}
@@ -265,6 +268,19 @@ func (a *Agent) reset() error {
 		errs = append(errs, fmt.Errorf("processes survived the reset: %v", others))
 	}
 	return errors.Join(errs...)
+}
+
+// resetAfter resets the container once a run with ResetAfter is answered; no
+// other run can start meanwhile.
+func (a *Agent) resetAfter(id uint64) Response {
+	a.runMu.Lock()
+	defer a.runMu.Unlock()
+	resp := Response{ID: id, Reset: true}
+	if err := a.reset(); err != nil {
+		resp.Error = err.Error()
+	}
+	resp.Retire = selfPeakKB() > retirePeakKB
+	return resp
 }
 
 // killOthers kills every process the agent can signal but the fork server, and

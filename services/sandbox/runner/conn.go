@@ -27,17 +27,21 @@ type Conn struct {
 	wait map[uint64]chan Response
 	// streams take the Partial pieces of streamed runs, by run id.
 	streams map[uint64]func([]byte)
-	nextID  uint64
-	dead    chan struct{}
-	err     error // why the stream ended, set before dead closes
-	once    sync.Once
+	// resets take the answers to runs' ResetAfter, by run id; reset is the
+	// last one asked for (see AwaitReset).
+	resets map[uint64]chan Response
+	reset  chan Response
+	nextID uint64
+	dead   chan struct{}
+	err    error // why the stream ended, set before dead closes
+	once   sync.Once
 }
 
 // NewConn speaks to an agent whose answers arrive on r and whose requests go to
 // w; closer ends the stream (the agent sees EOF and exits); diag, when not nil,
 // tells what the agent wrote on stderr, to explain a broken stream.
 func NewConn(r io.Reader, w io.Writer, closer io.Closer, diag func() string) *Conn {
-	c := &Conn{w: w, closer: closer, diag: diag, wait: map[uint64]chan Response{}, streams: map[uint64]func([]byte){}, dead: make(chan struct{})}
+	c := &Conn{w: w, closer: closer, diag: diag, wait: map[uint64]chan Response{}, streams: map[uint64]func([]byte){}, resets: map[uint64]chan Response{}, dead: make(chan struct{})}
 	go c.read(r)
 	return c
 }
@@ -64,6 +68,15 @@ func (c *Conn) read(r io.Reader) {
 			c.mu.Unlock()
 			if out != nil {
 				out(resp.Stdout)
+			}
+			continue
+		}
+		if resp.Reset {
+			ch := c.resets[resp.ID]
+			delete(c.resets, resp.ID)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- resp
 			}
 			continue
 		}
@@ -111,6 +124,30 @@ func (c *Conn) Stream(ctx context.Context, req Request, in <-chan []byte, out fu
 	return c.do(ctx, req, in, out)
 }
 
+// AwaitReset waits for the answer to the reset the last run with ResetAfter
+// asked for. asked is false when no run since the last AwaitReset asked for
+// one (send OpReset then); err is set when the agent went before answering it.
+func (c *Conn) AwaitReset(ctx context.Context) (resp Response, asked bool, err error) {
+	c.mu.Lock()
+	ch := c.reset
+	c.reset = nil
+	c.mu.Unlock()
+	if ch == nil {
+		return Response{}, false, nil
+	}
+	select {
+	case resp = <-ch:
+		if resp.Error != "" {
+			return resp, true, fmt.Errorf("agent reset: %s", resp.Error)
+		}
+		return resp, true, nil
+	case <-c.dead:
+		return Response{}, true, fmt.Errorf("%w: %v", ErrAgentGone, c.err)
+	case <-ctx.Done():
+		return Response{}, true, fmt.Errorf("agent reset: %w", ctx.Err())
+	}
+}
+
 func (c *Conn) send(req Request) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -126,6 +163,10 @@ func (c *Conn) do(ctx context.Context, req Request, in <-chan []byte, out func([
 	c.nextID++
 	req.ID = c.nextID
 	c.wait[req.ID] = ch
+	if req.ResetAfter {
+		c.reset = make(chan Response, 1)
+		c.resets[req.ID] = c.reset
+	}
 	if out != nil {
 		c.streams[req.ID] = out
 	}

@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 8
+const ProtocolVersion = 9
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -62,6 +62,11 @@ type Request struct {
 	// that run's stdin.
 	Run   uint64 `json:"run,omitempty"`
 	Close bool   `json:"close,omitempty"`
+	// ResetAfter, on a run, asks the agent to reset the container (as OpReset)
+	// once it has answered the run, and to answer the reset too: a second
+	// answer with the run's id and Reset set. A submission's last request
+	// carries it, so the reset costs no request of its own.
+	ResetAfter bool `json:"reset_after,omitempty"`
 }
 
 // File is a file to write: its contents and whether it is executable.
@@ -118,6 +123,9 @@ type Response struct {
 	// Partial marks a piece of a streamed run's stdout (Stdout); the run's
 	// answer follows its last piece.
 	Partial bool `json:"partial,omitempty"`
+	// Reset marks the answer to a run's ResetAfter: Error, if any, says why
+	// the reset failed, and Retire is as on an OpReset's answer.
+	Reset bool `json:"reset,omitempty"`
 }
 
 // Cgroup is the container's own cgroup, the meter of every test's CPU time and
