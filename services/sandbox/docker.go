@@ -103,6 +103,7 @@ func (d *dockerBackend) newPool(lang Language) *pool.Pool {
 		ForkServer:  forkServer(lang),
 		Logger:      d.s.log,
 		OnReset:     func(t time.Duration) { d.s.metrics.since(stageReset, lang, time.Now().Add(-t)) },
+		OnStart:     func(t time.Duration) { d.s.metrics.since(stageStart, lang, time.Now().Add(-t)) },
 	})
 }
 

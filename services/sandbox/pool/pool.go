@@ -61,6 +61,9 @@ type Config struct {
 	Logger *slog.Logger
 	// OnReset, when set, is told how long each reset after a submission took.
 	OnReset func(time.Duration)
+	// OnStart, when set, is told how long each container start took (create,
+	// attach, start, the agent's first answer), whether it succeeded or not.
+	OnStart func(time.Duration)
 }
 
 // Owner identifies the process that owns containers.
@@ -416,7 +419,11 @@ func (p *Pool) create(ctx context.Context) (*Container, error) {
 
 // createCounted creates a container for a slot already counted in total.
 func (p *Pool) createCounted(ctx context.Context) (*Container, error) {
+	begin := time.Now()
 	c, err := p.start(ctx)
+	if p.cfg.OnStart != nil {
+		p.cfg.OnStart(time.Since(begin))
+	}
 	p.mu.Lock()
 	if err != nil {
 		p.total--
