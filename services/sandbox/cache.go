@@ -20,8 +20,11 @@ type compiled struct {
 	done   chan struct{}
 	result prepared
 	binary []byte
-	err    error
-	elem   *list.Element
+	// binaryKey names binary's contents (its hash) to the agents, which keep
+	// what they were sent (runner.File.Key).
+	binaryKey string
+	err       error
+	elem      *list.Element
 }
 
 func newBinaryCache(limit int) *binaryCache {

@@ -577,6 +577,10 @@ func (ss *session) compile(ctx context.Context, lang Language, source, name stri
 		entry, leader := ss.s.cache.begin(key)
 		if leader {
 			entry.result, entry.binary, entry.err = ss.compileIn(ctx, lang, source, name, lim, command)
+			if len(entry.binary) > 0 {
+				sum := sha256.Sum256(entry.binary)
+				entry.binaryKey = hex.EncodeToString(sum[:])
+			}
 			ss.s.cache.finish(key, entry)
 			return entry.result, entry.err
 		}
@@ -593,7 +597,7 @@ func (ss *session) compile(ctx context.Context, lang Language, source, name stri
 		}
 		res := entry.result
 		res.compileCached = true
-		binary := map[string]runner.File{artifact: {Data: entry.binary, Exec: true}}
+		binary := map[string]runner.File{artifact: {Data: entry.binary, Exec: true, Key: entry.binaryKey}}
 		if carry {
 			res.carry = binary
 			return res, nil

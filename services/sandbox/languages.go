@@ -115,6 +115,10 @@ func (l Language) jvm() bool { return l == Java || l == Kotlin }
 
 // compiler is the C family's compile command up to its output and sources; the
 // C++17 flags are the ones the image's precompiled bits/stdc++.h was built with.
+// Programs link dynamically: a static binary (2 MB) would start faster, but
+// the agent decodes each binary it is sent, and its memory's peak is carried
+// into every later program's ru_maxrss (see runner.freeMemory), so every C++
+// run would report some 25 MB.
 func (l Language) compiler() []string {
 	switch l {
 	case Cpp:

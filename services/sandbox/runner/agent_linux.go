@@ -65,6 +65,13 @@ type Agent struct {
 	// py is the Python fork server runs marked Fork are copies of.
 	py forkServers
 
+	// files are the files sent with a Key, kept for later requests.
+	files fileCache
+	// execs are the executables written by key alone, which are run from
+	// the kept copy (see writeCached), by their path in the work directory.
+	execs  map[string]*os.File
+	execMu sync.Mutex
+
 	// stdins are the streamed runs' stdins, by run id.
 	stdinMu sync.Mutex
 	stdins  map[uint64]*stdinStream
@@ -122,7 +129,9 @@ func (a *Agent) Serve(r io.Reader, w io.Writer) error {
 					a.closeStdin(req.ID)
 				}
 				a.reply(resp)
-				if req.ResetAfter {
+				// A run that did not start for a file not kept is sent again
+				// with it (and its ResetAfter): no reset yet.
+				if req.ResetAfter && !resp.NotCached {
 					a.reply(a.resetAfter(req.ID))
 				}
 			})
@@ -167,7 +176,9 @@ func (a *Agent) handle(req Request) Response {
 		}
 	case OpWrite:
 		err = a.write(req.Files)
+		resp.NotCached = errors.Is(err, errNotCached)
 	case OpRead:
+		a.materialize()
 		resp.Data, err = a.read(req.Path, req.Limits.FileBytes)
 	case OpReset:
 		err = a.reset()
@@ -207,11 +218,116 @@ func (a *Agent) write(files map[string]File) error {
 		}
 		// Remove first: a program may have left a read-only file or a symlink there.
 		_ = os.Remove(path)
+		a.forgetExec(path)
+		if f.Key != "" && len(f.Data) == 0 {
+			if f.Exec {
+				if err := a.execCached(path, f.Key); err != nil {
+					return fmt.Errorf("write %s: %w", name, err)
+				}
+				continue
+			}
+			if err := a.writeCached(path, f.Key, mode); err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			continue
+		}
 		if err := os.WriteFile(path, f.Data, mode); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
+		if f.Key != "" {
+			if err := a.files.put(f.Key, f.Data); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// execCached makes path, an executable named by key alone, run from the kept
+// copy itself: exec of /proc/self/fd/N, N the copy's descriptor (close-on-exec,
+// so the program does not hold it). Nothing is copied into the work directory
+// for it, and nothing is wiped after: a static binary is megabytes, which cost
+// more to copy and free than the run. The program cannot change it (sealed),
+// where a copy in the work directory could be overwritten by one test for the
+// next. A file a program writes at path later is run instead (forgetExec).
+func (a *Agent) execCached(path, key string) error {
+	f, err := a.files.dup(key)
+	if err != nil {
+		return err
+	}
+	a.execMu.Lock()
+	defer a.execMu.Unlock()
+	if a.execs == nil {
+		a.execs = map[string]*os.File{}
+	}
+	a.execs[path] = f
+	return nil
+}
+
+// forgetExec ends path's run from a kept copy (written again, or reset).
+func (a *Agent) forgetExec(path string) {
+	a.execMu.Lock()
+	defer a.execMu.Unlock()
+	if f := a.execs[path]; f != nil {
+		f.Close()
+		delete(a.execs, path)
+	}
+}
+
+// execPath is what a run of prog (resolved) starts: its kept copy when it was
+// written by key alone and nothing has been written there since. A run of
+// anything else, and a read, first has every such file written out
+// (materialize), so that only the executable's own runs see it missing from
+// the work directory.
+func (a *Agent) execPath(prog string) string {
+	path := prog
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(a.WorkDir, path)
+	}
+	path = filepath.Clean(path)
+	a.execMu.Lock()
+	f := a.execs[path]
+	a.execMu.Unlock()
+	if f != nil {
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+		}
+	}
+	a.materialize()
+	return prog
+}
+
+// materialize writes out the executables kept for runs by key alone.
+func (a *Agent) materialize() {
+	a.execMu.Lock()
+	defer a.execMu.Unlock()
+	for path, f := range a.execs {
+		if out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755); err == nil {
+			st, _ := f.Stat()
+			if st != nil {
+				_, _ = io.Copy(out, io.NewSectionReader(f, 0, st.Size()))
+			}
+			out.Close()
+		}
+		f.Close()
+		delete(a.execs, path)
+	}
+}
+
+// writeCached writes the file kept under key to path.
+func (a *Agent) writeCached(path, key string, mode os.FileMode) error {
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	err = a.files.writeTo(key, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+	}
+	return err
 }
 
 // read returns a regular file of the work directory, at most limit bytes of it
@@ -257,6 +373,12 @@ func (a *Agent) reset() error {
 		return errors.New("reset: the agent is not the container's init")
 	}
 	a.killOthers()
+	a.execMu.Lock()
+	for path, f := range a.execs {
+		f.Close()
+		delete(a.execs, path)
+	}
+	a.execMu.Unlock()
 	var errs []error
 	for _, dir := range a.Wipe {
 		if err := emptyDir(dir); err != nil {
@@ -425,7 +547,7 @@ func (a *Agent) run(req Request) Response {
 	}
 	if len(req.Files) > 0 {
 		if err := a.write(req.Files); err != nil {
-			return Response{ID: req.ID, Status: StatusFailed, Error: fmt.Sprintf("run: %v", err)}
+			return Response{ID: req.ID, Status: StatusFailed, Error: fmt.Sprintf("run: %v", err), NotCached: errors.Is(err, errNotCached)}
 		}
 	}
 	// A streamed run is never a copy of the fork server: a copy that fails
@@ -589,7 +711,7 @@ func (a *Agent) start(req Request, lim Limits, fork bool) (*process, error) {
 		}
 	}
 	if !forked {
-		pid, early, err = startLimited(prog, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+		pid, early, err = startLimited(a.execPath(prog), req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
 	}
 	started := time.Now()
 	stdinR.Close()

@@ -32,9 +32,12 @@ type Conn struct {
 	resets map[uint64]chan Response
 	reset  chan Response
 	nextID uint64
-	dead   chan struct{}
-	err    error // why the stream ended, set before dead closes
-	once   sync.Once
+	// held are the keys of files the agent was sent with their data and so
+	// keeps (see File.Key), unless it has let them go since.
+	held map[string]bool
+	dead chan struct{}
+	err  error // why the stream ended, set before dead closes
+	once sync.Once
 }
 
 // NewConn speaks to an agent whose answers arrive on r and whose requests go to
@@ -158,6 +161,78 @@ func (c *Conn) send(req Request) error {
 }
 
 func (c *Conn) do(ctx context.Context, req Request, in <-chan []byte, out func([]byte)) (Response, error) {
+	if in != nil {
+		// A streamed run is never sent twice (its stdin would be gone).
+		return c.doOnce(ctx, req, in, out)
+	}
+	sent, keyed := c.byKey(req)
+	if !keyed {
+		return c.doOnce(ctx, req, in, out)
+	}
+	resp, err := c.doOnce(ctx, sent, in, out)
+	if err == nil && resp.NotCached {
+		c.forget(sent)
+		resp, err = c.doOnce(ctx, req, in, out)
+	}
+	if err == nil && !resp.NotCached {
+		c.keep(req)
+	}
+	return resp, err
+}
+
+// byKey is req with the data left out of every keyed file the agent keeps;
+// keyed reports whether req has keyed files at all.
+func (c *Conn) byKey(req Request) (Request, bool) {
+	keyed, held := false, false
+	for _, f := range req.Files {
+		if f.Key != "" {
+			keyed = true
+		}
+	}
+	if !keyed {
+		return req, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	files := make(map[string]File, len(req.Files))
+	for name, f := range req.Files {
+		if f.Key != "" && c.held[f.Key] {
+			f.Data, held = nil, true
+		}
+		files[name] = f
+	}
+	if held {
+		req.Files = files
+	}
+	return req, true
+}
+
+// keep notes the keyed files req sent with their data: the agent keeps them.
+func (c *Conn) keep(req Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range req.Files {
+		if f.Key != "" && len(f.Data) > 0 && int64(len(f.Data)) <= CacheFileBytes {
+			if c.held == nil {
+				c.held = map[string]bool{}
+			}
+			c.held[f.Key] = true
+		}
+	}
+}
+
+// forget notes that the agent no longer keeps the files req named by key.
+func (c *Conn) forget(req Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range req.Files {
+		if f.Key != "" && len(f.Data) == 0 {
+			delete(c.held, f.Key)
+		}
+	}
+}
+
+func (c *Conn) doOnce(ctx context.Context, req Request, in <-chan []byte, out func([]byte)) (Response, error) {
 	ch := make(chan Response, 1)
 	c.mu.Lock()
 	c.nextID++
@@ -194,6 +269,16 @@ func (c *Conn) do(ctx context.Context, req Request, in <-chan []byte, out func([
 	}
 	select {
 	case resp := <-ch:
+		if resp.NotCached {
+			// Nothing ran, and no reset answer follows: the request goes again.
+			c.mu.Lock()
+			if c.resets[req.ID] == c.reset {
+				c.reset = nil
+			}
+			delete(c.resets, req.ID)
+			c.mu.Unlock()
+			return resp, nil
+		}
 		if resp.Error != "" && resp.Status == "" {
 			return resp, fmt.Errorf("agent %s: %s", req.Op, resp.Error)
 		}

@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 9
+const ProtocolVersion = 10
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -70,10 +70,24 @@ type Request struct {
 }
 
 // File is a file to write: its contents and whether it is executable.
+//
+// Key, when set, names the contents (a compiled binary's hash): the agent keeps
+// a file sent with a key and its data, and a later request may send the key
+// with no data to have the same file written from what the agent kept. An
+// agent that no longer keeps it answers NotCached, and the file is sent again
+// with its data (Conn does both).
 type File struct {
 	Data []byte `json:"data"`
 	Exec bool   `json:"exec,omitempty"`
+	Key  string `json:"key,omitempty"`
 }
+
+// The agent's file cache: at most CacheBytes in all, files of at most
+// CacheFileBytes each.
+const (
+	CacheBytes     = 48 << 20
+	CacheFileBytes = 16 << 20
+)
 
 // Limits bound one run. Zero means the agent's default.
 type Limits struct {
@@ -126,6 +140,9 @@ type Response struct {
 	// Reset marks the answer to a run's ResetAfter: Error, if any, says why
 	// the reset failed, and Retire is as on an OpReset's answer.
 	Reset bool `json:"reset,omitempty"`
+	// NotCached: the request named a file by Key alone that the agent does not
+	// keep; nothing ran. It is sent again with the file's data.
+	NotCached bool `json:"not_cached,omitempty"`
 }
 
 // Cgroup is the container's own cgroup, the meter of every test's CPU time and
