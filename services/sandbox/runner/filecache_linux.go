@@ -80,12 +80,10 @@ func (c *fileCache) put(key string, data []byte) error {
 func (c *fileCache) writeTo(key string, w io.Writer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.byKey[key]
-	if !ok {
+	cf := c.use(key)
+	if cf == nil {
 		return errNotCached
 	}
-	c.order.MoveToFront(e)
-	cf := e.Value.(*cachedFile)
 	// The section reader is not an *os.File, so the copy goes through a
 	// buffer: memfd to tmpfs, no system call the seals or cgroups mind.
 	_, err := io.Copy(w, io.NewSectionReader(cf.f, 0, cf.size))
@@ -97,15 +95,24 @@ func (c *fileCache) writeTo(key string, w io.Writer) error {
 func (c *fileCache) dup(key string) (*os.File, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.byKey[key]
-	if !ok {
+	cf := c.use(key)
+	if cf == nil {
 		return nil, errNotCached
 	}
-	c.order.MoveToFront(e)
-	cf := e.Value.(*cachedFile)
 	fd, err := unix.FcntlInt(cf.f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), cf.f.Name()), nil
+}
+
+// use is the copy kept under key, now the most recently used; nil when none
+// is kept. c.mu is held.
+func (c *fileCache) use(key string) *cachedFile {
+	e, ok := c.byKey[key]
+	if !ok {
+		return nil
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*cachedFile)
 }

@@ -24,6 +24,29 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 func (c *countingWriter) Close() error { return c.w.Close() }
 
+// serveConn serves a on a pipe and returns the service's Conn to it, whose
+// requests go through wrap (nil: as they are), and a context for the test;
+// the agent is stopped when the test ends.
+func serveConn(t *testing.T, a *Agent, wrap func(io.WriteCloser) io.WriteCloser) (*Conn, context.Context) {
+	t.Helper()
+	toAgent, fromService := io.Pipe()
+	fromAgent, toService := io.Pipe()
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(toAgent, toService) }()
+	var w io.WriteCloser = fromService
+	if wrap != nil {
+		w = wrap(fromService)
+	}
+	c := NewConn(fromAgent, w, w, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		c.Close(nil)
+		<-served
+	})
+	return c, ctx
+}
+
 // A file sent with a key crosses the stream once: the next request names it by
 // key, and the agent writes it from what it kept, byte for byte. An agent
 // that no longer keeps it answers NotCached without running anything, and Conn
@@ -32,18 +55,11 @@ func (c *countingWriter) Close() error { return c.w.Close() }
 func TestKeyedFilesCrossOnce(t *testing.T) {
 	a := newTestAgent(t)
 	sh := needTool(t, "sh")
-	toAgent, fromService := io.Pipe()
-	fromAgent, toService := io.Pipe()
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(toAgent, toService) }()
-	wire := &countingWriter{w: fromService}
-	c := NewConn(fromAgent, wire, wire, nil)
-	defer func() {
-		c.Close(nil)
-		<-served
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	var wire *countingWriter
+	c, ctx := serveConn(t, a, func(w io.WriteCloser) io.WriteCloser {
+		wire = &countingWriter{w: w}
+		return wire
+	})
 
 	// A 256 KiB script: a line of output and padding after it.
 	script := "echo kept\nexit 0\n" + strings.Repeat("# padding padding padding padding\n", 256<<10/34)
@@ -146,17 +162,7 @@ func TestKeyedExecutableRunsFromTheKeptCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toAgent, fromService := io.Pipe()
-	fromAgent, toService := io.Pipe()
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(toAgent, toService) }()
-	c := NewConn(fromAgent, fromService, fromService, nil)
-	defer func() {
-		c.Close(nil)
-		<-served
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := serveConn(t, a, nil)
 	files := map[string]File{"p": {Data: bin, Exec: true, Key: "p1"}}
 	for i, want := range []string{"", "memfd"} {
 		resp, err := c.Do(ctx, Request{Op: OpRun, Files: files, Argv: []string{"./p"}, Stdin: []byte("21\n")})

@@ -1,11 +1,8 @@
 package runner
 
 import (
-	"context"
-	"io"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A run with ResetAfter is answered, then its reset is answered on its own,
@@ -17,17 +14,7 @@ import (
 func TestRunWithResetAfter(t *testing.T) {
 	a := newTestAgent(t)
 	sh := needTool(t, "sh")
-	toAgent, fromService := io.Pipe()
-	fromAgent, toService := io.Pipe()
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(toAgent, toService) }()
-	c := NewConn(fromAgent, fromService, fromService, nil)
-	defer func() {
-		c.Close(nil)
-		<-served
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := serveConn(t, a, nil)
 
 	if _, asked, err := c.AwaitReset(ctx); asked || err != nil {
 		t.Fatalf("before any run: asked %v, err %v", asked, err)
