@@ -235,9 +235,9 @@ func (a *Agent) write(files map[string]File) error {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 		if f.Key != "" {
-			if err := a.files.put(f.Key, f.Data); err != nil {
-				return err
-			}
+			// A copy not kept only costs a later request the NotCached
+			// answer and the data sent again.
+			_ = a.files.put(f.Key, f.Data)
 		}
 	}
 	return nil
@@ -246,8 +246,8 @@ func (a *Agent) write(files map[string]File) error {
 // execCached makes path, an executable named by key alone, run from the kept
 // copy itself: exec of /proc/self/fd/N, N the copy's descriptor (close-on-exec,
 // so the program does not hold it). Nothing is copied into the work directory
-// for it, and nothing is wiped after: a static binary is megabytes, which cost
-// more to copy and free than the run. The program cannot change it (sealed),
+// for it, and nothing is wiped after: a binary of megabytes costs more to copy
+// and free than a short run. The program cannot change it (sealed),
 // where a copy in the work directory could be overwritten by one test for the
 // next. A file a program writes at path later is run instead (forgetExec).
 func (a *Agent) execCached(path, key string) error {
@@ -274,27 +274,32 @@ func (a *Agent) forgetExec(path string) {
 	}
 }
 
-// execPath is what a run of prog (resolved) starts: its kept copy when it was
-// written by key alone and nothing has been written there since. A run of
-// anything else, and a read, first has every such file written out
-// (materialize), so that only the executable's own runs see it missing from
-// the work directory.
-func (a *Agent) execPath(prog string) string {
+// execPath is what a run of prog (resolved) starts, and a function to call
+// once it has started: its kept copy when it was written by key alone and
+// nothing has been written there since, through a descriptor of its own (a
+// read's materialize may close the registered one meanwhile, and the number
+// must not name another file by the time of the exec). A run of anything
+// else, and a read, first has every such file written out (materialize), so
+// that only the executable's own runs see it missing from the work directory.
+func (a *Agent) execPath(prog string) (string, func()) {
 	path := prog
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(a.WorkDir, path)
 	}
 	path = filepath.Clean(path)
 	a.execMu.Lock()
-	f := a.execs[path]
-	a.execMu.Unlock()
-	if f != nil {
+	var own *os.File
+	if f := a.execs[path]; f != nil {
 		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-			return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+			own, _ = dupCloexec(f)
 		}
 	}
+	a.execMu.Unlock()
+	if own != nil {
+		return "/proc/self/fd/" + strconv.Itoa(int(own.Fd())), func() { own.Close() }
+	}
 	a.materialize()
-	return prog
+	return prog, func() {}
 }
 
 // materialize writes out the executables kept for runs by key alone.
@@ -302,12 +307,16 @@ func (a *Agent) materialize() {
 	a.execMu.Lock()
 	defer a.execMu.Unlock()
 	for path, f := range a.execs {
+		// A file a program put there is left alone; one that cannot be
+		// written whole (the work directory full) is not left half written.
 		if out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755); err == nil {
-			st, _ := f.Stat()
-			if st != nil {
-				_, _ = io.Copy(out, io.NewSectionReader(f, 0, st.Size()))
+			st, err := f.Stat()
+			if err == nil {
+				_, err = io.Copy(out, io.NewSectionReader(f, 0, st.Size()))
 			}
-			out.Close()
+			if cerr := out.Close(); err != nil || cerr != nil {
+				_ = os.Remove(path)
+			}
 		}
 		f.Close()
 		delete(a.execs, path)
@@ -711,7 +720,9 @@ func (a *Agent) start(req Request, lim Limits, fork bool) (*process, error) {
 		}
 	}
 	if !forked {
-		pid, early, err = startLimited(a.execPath(prog), req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+		exe, started := a.execPath(prog)
+		pid, early, err = startLimited(exe, req.Argv, a.WorkDir, []uintptr{stdinR.Fd(), stdoutW.Fd(), stderrW.Fd()}, lim)
+		started()
 	}
 	started := time.Now()
 	stdinR.Close()
