@@ -251,6 +251,7 @@ func benchSingle(ctx context.Context, s *Sandbox, c benchCase, judge bool, n, cl
 			return fmt.Errorf("bench %s single: %w", lang, err)
 		}
 		svcWall += d
+		settle(ctx, s, lang)
 		if d, err = each(k, bare, &bareLat); err != nil {
 			return fmt.Errorf("bench %s single bare: %w", lang, err)
 		}
@@ -266,6 +267,24 @@ func benchSingle(ctx context.Context, s *Sandbox, c benchCase, judge bool, n, cl
 	// still be under way.
 	fmt.Fprintf(w, "%-14s %-5s %d client(s): mean ms per stage: %s\n", c, kind, clients, stageMeans(before, s.metrics.snapshot(), lang))
 	return nil
+}
+
+// settle waits, up to a few seconds, until lang's boxes have no work left in
+// the background (a reset, a container's replacement or start), so that a
+// baseline timed next is not slowed by the service's own Docker work.
+func settle(ctx context.Context, s *Sandbox, lang Language) {
+	b, err := s.boxes.boxes(ctx, lang)
+	if err != nil {
+		return
+	}
+	st, ok := b.(interface{ Settled() bool })
+	if !ok {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !st.Settled() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // bareRun prepares the program on the host and returns a function that runs it

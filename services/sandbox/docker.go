@@ -266,6 +266,9 @@ func (d dockerBoxes) Release(b Box) { d.p.Release(b.(*pool.Container)) }
 func (d dockerBoxes) Discard(b Box) { d.p.Discard(b.(*pool.Container)) }
 func (d dockerBoxes) Close()        { d.p.Close() }
 
+// Settled reports whether the pool has no Docker work left in the background.
+func (d dockerBoxes) Settled() bool { return d.p.Settled() }
+
 // forkServer is the interpreter whose fork server an image's containers start:
 // the Python image's python3.
 func forkServer(lang Language) string {

@@ -14,10 +14,10 @@ import (
 )
 
 func TestTag(t *testing.T) {
-	if got := Tag(Python); got != "rewardmesh/sandbox-python:v10" {
+	if got := Tag(Python); got != "rewardmesh/sandbox-python:v11" {
 		t.Fatalf("Tag(python) = %q", got)
 	}
-	if got := Tag(Cpp); got != "rewardmesh/sandbox-cpp:v10" {
+	if got := Tag(Cpp); got != "rewardmesh/sandbox-cpp:v11" {
 		t.Fatalf("Tag(cpp) = %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,4 +59,87 @@ func TestDockerAcquireWaitsForReset(t *testing.T) {
 		t.Fatalf("the pool holds %d containers, want 1", total)
 	}
 	p.Release(first)
+}
+
+// A container that has served its share of MaxUses is not replaced while
+// submissions keep coming (the Docker work of a start would slow the programs
+// beside it): it serves on, and is replaced once the pool goes quiet, by a
+// container started in its place. Under load that never pauses it is replaced
+// after busyUses times its share.
+func TestDockerRetiresWhenQuiet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker; skipped in -short")
+	}
+	sandboxtest.RequireDocker(t, images.Python)
+	docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	var starts atomic.Int64
+	p := New(Config{Name: "python", Image: images.Tag(images.Python), Docker: docker, Owner: Self(),
+		Warm: 1, Max: 1, MemoryBytes: 512 << 20, PidsLimit: 64, CPUs: 1, WorkBytes: 16 << 20, TmpBytes: 16 << 20,
+		MaxUses: 4, QuietAfter: 300 * time.Millisecond, OnStart: func(time.Duration) { starts.Add(1) }})
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// use runs one submission, and tells which container served it.
+	use := func() *Container {
+		t.Helper()
+		c, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := c.Do(ctx, runner.Request{Op: runner.OpRun, Argv: []string{"true"}}); err != nil || resp.Status != runner.StatusOK {
+			t.Fatalf("run: %+v %v", resp, err)
+		}
+		p.Release(c)
+		return c
+	}
+	first := use()
+	share := first.maxUses
+	if share < 2 || share > 4 {
+		t.Fatalf("share of MaxUses %d, want 2 to 4", share)
+	}
+	// Back to back, past its share: the same container, and no start.
+	startsBefore := starts.Load()
+	for i := 1; i < share+2; i++ {
+		if c := use(); c != first {
+			t.Fatalf("use %d: container %s replaced under load (share %d)", i+1, short(c.ID), share)
+		}
+	}
+	if n := starts.Load() - startsBefore; n != 0 {
+		t.Fatalf("%d container starts under load", n)
+	}
+	// Quiet: it is replaced, and the pool keeps its size.
+	deadline := time.Now().Add(30 * time.Second)
+	for p.Owns(first.ID) || !p.Settled() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the due container %s was not replaced in a quiet pool (owned %v, settled %v)", short(first.ID), p.Owns(first.ID), p.Settled())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.mu.Lock()
+	total, idle := p.total, len(p.idle)
+	p.mu.Unlock()
+	if total != 1 || idle != 1 {
+		t.Fatalf("after the replacement: %d containers, %d idle; want 1 and 1", total, idle)
+	}
+	second := use()
+	if second == first {
+		t.Fatalf("the retired container served again")
+	}
+	// Never quiet: replaced after busyUses times its share.
+	for n := 2; ; n++ {
+		c := use()
+		if c != second {
+			if want := busyUses * second.maxUses; n-1 != want {
+				t.Fatalf("replaced under load after %d submissions, want %d", n-1, want)
+			}
+			break
+		}
+		if n > busyUses*4+1 {
+			t.Fatalf("%d submissions back to back and never replaced", n)
+		}
+	}
 }

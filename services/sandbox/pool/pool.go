@@ -50,7 +50,17 @@ type Config struct {
 	CPUs        float64 // CPU quota in cores (CFS); 0 leaves it unset
 	WorkBytes   int64   // size of the /work tmpfs
 	TmpBytes    int64   // size of /tmp and /dev/shm
-	MaxUses     int     // submissions a container serves before it is replaced, at most [200]; each serves between half and all of it
+	// MaxUses is how many submissions a container serves before it is due for
+	// replacement [200]; each is due after between half and all of it. A due
+	// container is replaced once the pool is quiet (see QuietAfter); under load
+	// that never pauses it serves on, up to busyUses times its share, and is then
+	// replaced after its submission.
+	MaxUses int
+	// QuietAfter is how long the pool must have gone without a submission
+	// before a due container is replaced [250ms]: the Docker work of a
+	// replacement (hundreds of milliseconds of CPU) then never runs beside a
+	// program, whose time it would take.
+	QuietAfter time.Duration
 	// UsrVolume serves the image's /usr from a read-only Docker volume (see
 	// usrVolume): much faster process starts on FUSE-backed storage drivers.
 	UsrVolume bool
@@ -132,15 +142,22 @@ type Pool struct {
 	mu    sync.Mutex
 	live  map[string]*Container // every container this pool created and has not removed
 	total int                   // live plus being created
-	// resetting counts released containers whose reset is under way: each is
-	// back in idle within milliseconds, far sooner than a new one starts.
+	// resetting counts containers out of idle that are back within
+	// milliseconds, far sooner than a new one starts: released ones whose reset
+	// is under way, and the idle ones the retirer looks over.
 	resetting int
-	closed    bool
-	wake      chan struct{}
-	done      chan struct{}
-	wg        sync.WaitGroup // the filler
-	jobs      sync.WaitGroup // releases and discards
-	uidSeq    atomic.Int64
+	// busy counts the containers handed out and not yet given back; lastUse is
+	// when one was last handed out or given back.
+	busy    int
+	lastUse time.Time
+	// removing counts the containers whose removal Docker is still doing.
+	removing int
+	closed   bool
+	wake     chan struct{}
+	done     chan struct{}
+	wg       sync.WaitGroup // the filler and the retirer
+	jobs     sync.WaitGroup // releases and discards
+	uidSeq   atomic.Int64
 
 	volMu    sync.Mutex
 	volTried bool
@@ -162,6 +179,9 @@ func New(cfg Config) *Pool {
 	if cfg.MaxUses <= 0 {
 		cfg.MaxUses = 200
 	}
+	if cfg.QuietAfter <= 0 {
+		cfg.QuietAfter = 250 * time.Millisecond
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -177,7 +197,112 @@ func New(cfg Config) *Pool {
 	// the host, from letting one container's fork bomb starve another's.
 	p.uidSeq.Store(int64(200000 + rand.IntN(1_000_000)*8))
 	p.wg.Go(p.fill)
+	p.wg.Go(p.retire)
 	return p
+}
+
+// busyUses bounds how far past its share of MaxUses a container serves while
+// the pool never goes quiet.
+const busyUses = 5
+
+// retire replaces due containers while the pool is quiet, one at a time: a
+// due idle container is removed and another started in its place. The next
+// waits until the pool is quiet again.
+func (p *Pool) retire() {
+	t := time.NewTicker(p.cfg.QuietAfter / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+		if c := p.takeDue(); c != nil {
+			p.log.Debug("replacing a container that served its share, while the pool is quiet", "container", short(c.ID), "uses", c.uses)
+			p.replace(c)
+		}
+	}
+}
+
+// replace removes c and starts the container that takes its place, so that
+// the pool keeps the size its load made it (the filler alone would restore
+// only Warm idle ones, and the load would start the rest as it came back).
+func (p *Pool) replace(c *Container) {
+	p.remove(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n, err := p.create(ctx)
+	if err != nil {
+		if !errors.Is(err, errFull) {
+			p.log.Warn("start a container in place of a retired one", "err", err)
+		}
+		p.kick()
+		return
+	}
+	p.put(n)
+}
+
+// quiet reports, under p.mu, whether no submission is under way or ended
+// within QuietAfter, and no container is being started, reset or looked over.
+func (p *Pool) quiet() bool {
+	return p.busy == 0 && p.resetting == 0 && p.total == len(p.live) && time.Since(p.lastUse) >= p.cfg.QuietAfter
+}
+
+// takeDue takes a due container out of idle while the pool is quiet; nil when
+// the pool is busy or no idle container is due. The rest go back to idle; an
+// Acquire meanwhile waits for them as for a reset (resetting counts them).
+func (p *Pool) takeDue() *Container {
+	p.mu.Lock()
+	if p.closed || !p.quiet() {
+		p.mu.Unlock()
+		return nil
+	}
+	p.resetting++
+	p.mu.Unlock()
+	var due *Container
+	var keep []*Container
+	for len(keep) < cap(p.idle) {
+		var c *Container
+		select {
+		case c = <-p.idle:
+		default:
+		}
+		if c == nil {
+			break
+		}
+		if due == nil && c.uses >= c.maxUses {
+			due = c
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	for _, c := range keep {
+		p.put(c)
+	}
+	p.mu.Lock()
+	p.resetting--
+	p.mu.Unlock()
+	return due
+}
+
+// Settled reports whether the pool has nothing to do in the background: no
+// container being started, reset or removed, and none due for replacement.
+// A benchmark waits for it before it times anything else on the host.
+func (p *Pool) Settled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resetting > 0 || p.total != len(p.live) || p.removing > 0 {
+		return false
+	}
+	if !p.closed && len(p.idle) < p.cfg.Warm && p.total < p.cfg.Max {
+		return false // the filler has a start to make
+	}
+	for _, c := range p.live {
+		if c.uses >= c.maxUses {
+			return false
+		}
+	}
+	return true
 }
 
 // fill keeps Warm idle containers, replacing the ones that were used up.
@@ -242,6 +367,30 @@ const resetWait = 250 * time.Millisecond
 // reset, if it is back within resetWait; else a new one when the pool is below
 // Max; else the next one released.
 func (p *Pool) Acquire(ctx context.Context) (*Container, error) {
+	c, err := p.acquire(ctx)
+	if err == nil {
+		p.handedOut()
+	}
+	return c, err
+}
+
+// handedOut counts a container handed out for a submission.
+func (p *Pool) handedOut() {
+	p.mu.Lock()
+	p.busy++
+	p.lastUse = time.Now()
+	p.mu.Unlock()
+}
+
+// givenBack counts a container given back after its submission.
+func (p *Pool) givenBack() {
+	p.mu.Lock()
+	p.busy--
+	p.lastUse = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *Pool) acquire(ctx context.Context) (*Container, error) {
 	for {
 		select {
 		case c := <-p.idle:
@@ -332,6 +481,7 @@ func (p *Pool) TryAcquire() *Container {
 		select {
 		case c := <-p.idle:
 			if p.usable(c) {
+				p.handedOut()
 				return c
 			}
 		default:
@@ -344,6 +494,8 @@ func (p *Pool) TryAcquire() *Container {
 // submission sees it; one that cannot be reset (or has served MaxUses) is removed.
 func (p *Pool) Release(c *Container) {
 	p.mu.Lock()
+	p.busy--
+	p.lastUse = time.Now()
 	p.resetting++
 	p.mu.Unlock()
 	p.background(func() {
@@ -353,7 +505,7 @@ func (p *Pool) Release(c *Container) {
 			p.mu.Unlock()
 		}()
 		c.uses++
-		if c.Alive() && c.uses < c.maxUses {
+		if c.Alive() && c.uses < busyUses*c.maxUses {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			start := time.Now()
 			// The submission's last run asked for the reset already (ResetAfter):
@@ -400,6 +552,7 @@ func (p *Pool) background(fn func()) {
 
 // Discard removes a container that must not serve again (its agent misbehaved).
 func (p *Pool) Discard(c *Container) {
+	p.givenBack()
 	p.background(func() {
 		p.remove(c)
 		p.kick()
@@ -572,11 +725,17 @@ func (p *Pool) remove(c *Container) {
 	if ok {
 		delete(p.live, c.ID)
 		p.total--
+		p.removing++
 	}
 	p.mu.Unlock()
 	if !ok {
 		return // removed already
 	}
+	defer func() {
+		p.mu.Lock()
+		p.removing--
+		p.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := p.cfg.Docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})

@@ -162,9 +162,10 @@ func (a *Agent) handle(req Request) Response {
 	switch req.Op {
 	case OpPing:
 		if forkable(Request{Fork: req.Fork, Argv: append(req.Argv, "program")}) {
-			// Asked to have the fork server ready before the first run needs it.
+			// Asked to have the fork server ready before the first run needs it:
+			// the answer waits for it.
 			if prog, err := lookPath(req.Argv[0], a.Path); err == nil {
-				a.forkServer(prog)
+				a.awaitForkServer(prog)
 			}
 		}
 		// The service checks the cgroup before the container judges anything.

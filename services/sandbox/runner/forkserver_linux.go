@@ -53,6 +53,9 @@ type forkServers struct {
 	// process besides the agent that the kill of a run's leftovers spares.
 	pid      int
 	starting bool
+	// started is closed when the start under way (starting) has ended, ready
+	// or failed.
+	started chan struct{}
 	closed   bool // the agent is ending: no server starts again
 }
 
@@ -86,9 +89,30 @@ func (a *Agent) forkServer(prog string) *pyServer {
 	}
 	if !a.py.starting && a.py.pid == 0 {
 		a.py.starting = true
+		a.py.started = make(chan struct{})
 		go a.startForkServer(prog)
 	}
 	return nil
+}
+
+// awaitForkServer has a fork server for prog started, if none is ready, and
+// waits for the start to end (ready or failed), at most forkServerReady: a new
+// container is handed out with its server ready, so its first runs are copies
+// and not fresh interpreters.
+func (a *Agent) awaitForkServer(prog string) {
+	if a.forkServer(prog) != nil {
+		return
+	}
+	a.py.mu.Lock()
+	started := a.py.started
+	a.py.mu.Unlock()
+	if started == nil {
+		return
+	}
+	select {
+	case <-started:
+	case <-time.After(forkServerReady):
+	}
 }
 
 // processRunnable reports whether pid is alive and not stopped: a program may
@@ -120,6 +144,7 @@ func (a *Agent) startForkServer(prog string) {
 	a.py.mu.Lock()
 	defer a.py.mu.Unlock()
 	a.py.starting = false
+	close(a.py.started)
 	if err != nil {
 		a.py.pid = 0
 		return

@@ -21,13 +21,13 @@ func forkAgent(t testing.TB) (*Agent, string) {
 	}
 	a := newTestAgent(t)
 	t.Cleanup(a.closeForkServer)
-	a.forkServer(py)
-	deadline := time.Now().Add(forkServerReady)
-	for a.forkServer(py) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the fork server never became ready")
-		}
-		time.Sleep(5 * time.Millisecond)
+	// A ping asking for the server answers once it is ready (as a new
+	// container's first ping does), so the first run is a copy.
+	if resp := a.handle(Request{Op: OpPing, Fork: true, Argv: []string{py}}); resp.Error != "" {
+		t.Fatalf("ping: %s", resp.Error)
+	}
+	if a.forkServer(py) == nil {
+		t.Fatal("the ping answered before the fork server was ready")
 	}
 	return a, py
 }

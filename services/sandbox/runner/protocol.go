@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion changes whenever a message changes shape or the agent judges
 // differently; the image tag carries it, so an image with an older agent is rebuilt.
-const ProtocolVersion = 10
+const ProtocolVersion = 11
 
 // MaxFrame bounds one frame, so a corrupt length cannot make a reader allocate
 // without end. It is above the largest output limit plus its base64 overhead.
@@ -50,7 +50,8 @@ type Request struct {
 	// Fork, on a run of `python3 FILE`, makes the run a copy of the container's
 	// Python fork server (an interpreter with the common modules loaded that has
 	// run no program) instead of a fresh interpreter; on a ping with Argv
-	// ["python3"], it starts that server ahead of the first run.
+	// ["python3"], it starts that server ahead of the first run, and the answer
+	// waits until it is ready (protocol 11).
 	Fork bool `json:"fork,omitempty"`
 	// Stream, on a run, makes its stdin and stdout streams, for a program that
 	// talks with another (an interactive problem's solution and interactor):
