@@ -365,6 +365,9 @@ type session struct {
 	// process: every Python run starts a fresh interpreter (isolation
 	// "process") instead of being a copy of the container's fork server.
 	process bool
+	// resetAsked: the last run carried ResetAfter, and the agent may be
+	// resetting the container now; a later request waits for that reset.
+	resetAsked bool
 }
 
 func (s *Sandbox) open(ctx context.Context, lang Language) (*session, error) {
@@ -439,6 +442,9 @@ func (ss *session) do(ctx context.Context, req runner.Request) (runner.Response,
 
 // send sends req as it is, a run once a CPU is free.
 func (ss *session) send(ctx context.Context, req runner.Request) (runner.Response, error) {
+	if err := ss.awaitReset(ctx); err != nil {
+		return runner.Response{}, err
+	}
 	if req.Op == runner.OpRun {
 		req.Fork = !ss.process && len(req.Argv) > 0 && req.Argv[0] == "python3"
 		// A program runs only on a free CPU: oversubscribed cores would stretch
@@ -454,7 +460,35 @@ func (ss *session) send(ctx context.Context, req runner.Request) (runner.Respons
 	if err != nil && (errors.Is(err, runner.ErrAgentGone) || ctx.Err() != nil) {
 		ss.bad = true
 	}
+	ss.resetAsked = req.ResetAfter && err == nil
 	return resp, err
+}
+
+// awaitReset waits for the reset a run with ResetAfter asked for, before the
+// session sends anything more: the agent answers the run first and resets
+// after, and a request sent between would be wiped. A last run is marked so
+// when the session expects nothing after it; something after it (a Python
+// syntax check on a runtime error) is rare, and carries its own files. A reset
+// that fails marks the container bad (it serves no other submission), and the
+// session goes on with it.
+func (ss *session) awaitReset(ctx context.Context) error {
+	if !ss.resetAsked {
+		return nil
+	}
+	ss.resetAsked = false
+	b, ok := ss.c.(interface {
+		AwaitReset(context.Context) (runner.Response, bool, error)
+	})
+	if !ok {
+		return nil
+	}
+	if _, _, err := b.AwaitReset(ctx); err != nil {
+		ss.bad = true
+		if errors.Is(err, runner.ErrAgentGone) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // carryMax bounds the files that wait for a run, and a run with them and its
@@ -720,7 +754,16 @@ func (s *Sandbox) judge(ctx context.Context, sp judgeSpec) (JudgeResult, error) 
 				defer lane.close()
 			}
 			for i := range next {
-				tr, err := lane.runTest(ctx, sp, prep.argv, sp.tests[i], check)
+				// The feeder may have handed this test out before an earlier one
+				// failed: with stopOnFail it is not run.
+				mu.Lock()
+				skip := sp.stopOnFail && firstFail < i
+				mu.Unlock()
+				if skip {
+					continue
+				}
+				// The last test is the last run of the lane that takes it.
+				tr, err := lane.runTest(ctx, sp, prep.argv, sp.tests[i], check, i == len(sp.tests)-1)
 				mu.Lock()
 				if err != nil {
 					if sysErr == nil {
@@ -837,7 +880,10 @@ func (s *Sandbox) systemError(ctx context.Context, res JudgeResult, err error) (
 }
 
 // runTest runs one test and decides its verdict.
-func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc reward.TestCase, check *checkerSession) (TestResult, error) {
+//
+// last marks the lane's last run: the agent resets the container once it has
+// answered it (see Pool.Release), as a /run_code run does.
+func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc reward.TestCase, check *checkerSession, last bool) (TestResult, error) {
 	if check != nil && check.interactive {
 		return ss.interact(ctx, sp, argv, tc, check)
 	}
@@ -847,7 +893,7 @@ func (ss *session) runTest(ctx context.Context, sp judgeSpec, argv []string, tc 
 		argv = append([]string{"java", "-ea"}, argv[1:]...)
 	}
 	start := time.Now()
-	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(tc.Input), Limits: sp.limits})
+	resp, err := ss.do(ctx, runner.Request{Op: runner.OpRun, Argv: argv, Stdin: []byte(tc.Input), Limits: sp.limits, ResetAfter: last})
 	if err != nil {
 		return TestResult{}, fmt.Errorf("run a test: %w", err)
 	}

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rewardmesh/rewardmesh/services/sandbox/runner"
 	"github.com/rewardmesh/rewardmesh/shared/reward"
 )
 
@@ -17,7 +20,8 @@ import (
 // cgroup accounting, the pool) is in docker_test.go and tests/sandbox.
 
 // newLocalSandbox is a Sandbox whose boxes are in-process agents running the
-// system's python3 and g++ (Debian's, as in the images).
+// system's python3 and g++ (Debian's, as in the images): LocalBoxes unless
+// cfg.Boxes wraps them.
 func newLocalSandbox(t *testing.T, cfg Config) *Sandbox {
 	t.Helper()
 	for _, tool := range []string{"python3", "g++"} {
@@ -28,7 +32,9 @@ func newLocalSandbox(t *testing.T, cfg Config) *Sandbox {
 			t.Skipf("/usr/bin/%s is missing", tool)
 		}
 	}
-	cfg.Boxes = LocalBoxes("/usr/bin:/bin")
+	if cfg.Boxes == nil {
+		cfg.Boxes = LocalBoxes("/usr/bin:/bin")
+	}
 	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("new sandbox: %v", err)
@@ -349,4 +355,96 @@ func TestGraderTask(t *testing.T) {
 			}
 		}
 	})
+}
+
+// recordingBoxes are local boxes that note every request sent to them.
+type recordingBoxes struct {
+	Boxes
+	mu   sync.Mutex
+	sent []runner.Request
+}
+
+type recordingBox struct {
+	Box
+	r *recordingBoxes
+}
+
+func (r *recordingBoxes) Acquire(ctx context.Context) (Box, error) {
+	b, err := r.Boxes.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &recordingBox{b, r}, nil
+}
+
+func (r *recordingBoxes) TryAcquire() Box { return nil }
+func (r *recordingBoxes) Release(b Box)   { r.Boxes.Release(b.(*recordingBox).Box) }
+func (r *recordingBoxes) Discard(b Box)   { r.Boxes.Discard(b.(*recordingBox).Box) }
+
+func (b *recordingBox) Do(ctx context.Context, req runner.Request) (runner.Response, error) {
+	b.r.mu.Lock()
+	b.r.sent = append(b.r.sent, req)
+	b.r.mu.Unlock()
+	return b.Box.Do(ctx, req)
+}
+
+func (b *recordingBox) AwaitReset(ctx context.Context) (runner.Response, bool, error) {
+	return b.Box.(interface {
+		AwaitReset(context.Context) (runner.Response, bool, error)
+	}).AwaitReset(ctx)
+}
+
+// A judge item's last test run carries ResetAfter, as a /run_code run does:
+// the container is reset as the run is answered, with no reset request after
+// it. A run after it (the syntax check of a Python program that crashed) goes
+// only once that reset is over, with its own files.
+func TestJudgeLastRunResets(t *testing.T) {
+	t.Parallel()
+	rec := &recordingBoxes{}
+	local := LocalBoxes("/usr/bin:/bin")
+	s := newLocalSandbox(t, Config{Boxes: func(l Language) (Boxes, error) {
+		b, err := local(l)
+		rec.Boxes = b
+		return rec, err
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		name, src string
+		tests     int
+		want      reward.Verdict
+		// runs: the runs sent, and which of them carry ResetAfter
+		resets []bool
+	}{
+		{"one test", "a,b=map(int,input().split())\nprint(a+b)\n", 1, reward.Accepted, []bool{true}},
+		{"two tests: the last run", "a,b=map(int,input().split())\nprint(a+b)\n", 2, reward.Accepted, []bool{false, true}},
+		{"a wrong first answer ends the item: no run known to be last", "print(0)\n", 2, reward.WrongAnswer, []bool{false}},
+		{"a syntax error: the check after the last run", "a,b=map(int,input().split())\nprint(a+b)\nif a >:\n  pass\n", 1, reward.CompileError, []bool{true, false}},
+	} {
+		rec.mu.Lock()
+		rec.sent = nil
+		rec.mu.Unlock()
+		res, err := s.Judge(ctx, JudgeItem{Language: "python", Source: c.src, Tests: sumTests[:c.tests]})
+		if err != nil || res.Verdict != c.want {
+			t.Fatalf("%s: %+v %v, want %s", c.name, res, err, c.want)
+		}
+		rec.mu.Lock()
+		var resets []bool
+		for _, req := range rec.sent {
+			if req.Op == runner.OpReset {
+				t.Errorf("%s: a reset request was sent", c.name)
+			}
+			if req.Op == runner.OpRun {
+				resets = append(resets, req.ResetAfter)
+			}
+		}
+		last := rec.sent[len(rec.sent)-1]
+		rec.mu.Unlock()
+		if !slices.Equal(resets, c.resets) {
+			t.Errorf("%s: runs with ResetAfter %v, want %v", c.name, resets, c.resets)
+		}
+		if c.want == reward.CompileError && (len(last.Files) == 0 || last.ResetAfter) {
+			t.Errorf("%s: the syntax check went without its files, or asked for a reset: %+v", c.name, last)
+		}
+	}
 }

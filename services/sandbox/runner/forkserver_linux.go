@@ -56,7 +56,7 @@ type forkServers struct {
 	// started is closed when the start under way (starting) has ended, ready
 	// or failed.
 	started chan struct{}
-	closed   bool // the agent is ending: no server starts again
+	closed  bool // the agent is ending: no server starts again
 }
 
 // sparePid is the fork server's pid, 0 when there is none.
