@@ -39,7 +39,7 @@ func benchSandbox(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("bench sandbox", env)
 	var opts sandbox.BenchOptions
 	fs.IntVar(&opts.Tests, "tests", 200, "runs per overhead measurement")
-	fs.IntVar(&opts.Single, "single", 100, "one-run submissions per row of the single-run measurement (1 and 2 clients), per way")
+	fs.IntVar(&opts.Single, "single", 600, "one-run submissions per row of the single-run measurement (1 and 2 clients), per way: enough for a p99 that is not the one slowest run")
 	isolation := fs.String("isolation", "process,fork", "the Python isolations measured, each in its own rows (process, fork)")
 	fs.StringVar(&opts.LoadFile, "load", conformanceFile(env, "code", "codecontests_load.jsonl"), "CodeContests problems for the throughput run; empty skips it")
 	langs := fs.String("languages", "", "only the per-test overhead of these languages, side by side: all, or a comma-separated list (python,java,go,...)")

@@ -28,7 +28,7 @@ type BenchOptions struct {
 	// skips the throughput measurement.
 	LoadFile string
 	// Single is how many one-run submissions each row of the single-run
-	// measurement takes, per way [100].
+	// measurement takes, per way [600].
 	Single int
 	// Isolations are the Python isolations measured, each in its own rows
 	// ("process", "fork"); empty is the default isolation only.
@@ -91,7 +91,7 @@ func Bench(ctx context.Context, s *Sandbox, opts BenchOptions, w io.Writer) erro
 		}
 	}
 	if opts.Single <= 0 {
-		opts.Single = 100
+		opts.Single = 600
 	}
 	fmt.Fprintf(w, "one program per submission (as verl sends /run_code; judge: a one-test item): %d runs per row and way, service and bare alternating in 5 rounds\n", opts.Single)
 	for _, judge := range []bool{false, true} {
