@@ -13,10 +13,11 @@ import (
 	"github.com/rewardmesh/rewardmesh/services/sandbox/sandboxtest"
 )
 
-// A container released a moment ago is being reset; the next Acquire waits the
-// few milliseconds that takes instead of starting another container on the
-// request's path, and gets the same one back, reset.
-func TestDockerAcquireWaitsForReset(t *testing.T) {
+// dockerClient is a client of the local engine, closed with the test; it skips
+// the test in -short, or without Docker or the Python image (fails it where
+// REWARDMESH_REQUIRE_DOCKER=1).
+func dockerClient(t *testing.T) *client.Client {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs Docker; skipped in -short")
 	}
@@ -25,7 +26,15 @@ func TestDockerAcquireWaitsForReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer docker.Close()
+	t.Cleanup(func() { docker.Close() })
+	return docker
+}
+
+// A container released a moment ago is being reset; the next Acquire waits the
+// few milliseconds that takes instead of starting another container on the
+// request's path, and gets the same one back, reset.
+func TestDockerAcquireWaitsForReset(t *testing.T) {
+	docker := dockerClient(t)
 	p := New(Config{Name: "python", Image: images.Tag(images.Python), Docker: docker, Owner: Self(),
 		Warm: 0, Max: 3, MemoryBytes: 512 << 20, PidsLimit: 64, CPUs: 1, WorkBytes: 16 << 20, TmpBytes: 16 << 20})
 	defer p.Close()
@@ -67,15 +76,7 @@ func TestDockerAcquireWaitsForReset(t *testing.T) {
 // container started in its place. Under load that never pauses it is replaced
 // after busyUses times its share.
 func TestDockerRetiresWhenQuiet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs Docker; skipped in -short")
-	}
-	sandboxtest.RequireDocker(t, images.Python)
-	docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer docker.Close()
+	docker := dockerClient(t)
 	var starts atomic.Int64
 	p := New(Config{Name: "python", Image: images.Tag(images.Python), Docker: docker, Owner: Self(),
 		Warm: 1, Max: 1, MemoryBytes: 512 << 20, PidsLimit: 64, CPUs: 1, WorkBytes: 16 << 20, TmpBytes: 16 << 20,
