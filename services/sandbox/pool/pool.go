@@ -218,7 +218,7 @@ func (p *Pool) retire() {
 		case <-t.C:
 		}
 		if c := p.takeDue(); c != nil {
-			p.log.Debug("replacing a container that served its share, while the pool is quiet", "container", short(c.ID), "uses", c.uses)
+			p.log.Debug("replacing a container that served its share, while the pool is quiet", "container", short(c.ID), "uses", c.uses.Load())
 			p.replace(c)
 		}
 	}
@@ -270,7 +270,7 @@ func (p *Pool) takeDue() *Container {
 		if c == nil {
 			break
 		}
-		if due == nil && c.uses >= c.maxUses {
+		if due == nil && c.due() {
 			due = c
 		} else {
 			keep = append(keep, c)
@@ -298,7 +298,7 @@ func (p *Pool) Settled() bool {
 		return false // the filler has a start to make
 	}
 	for _, c := range p.live {
-		if c.uses >= c.maxUses {
+		if c.due() {
 			return false
 		}
 	}
@@ -504,8 +504,7 @@ func (p *Pool) Release(c *Container) {
 			p.resetting--
 			p.mu.Unlock()
 		}()
-		c.uses++
-		if c.Alive() && c.uses < busyUses*c.maxUses {
+		if uses := c.uses.Add(1); c.Alive() && uses < int64(busyUses*c.maxUses) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			start := time.Now()
 			// The submission's last run asked for the reset already (ResetAfter):
@@ -783,8 +782,8 @@ func short(id string) string { return id[:min(12, len(id))] }
 // Container is one sandbox container and the open stream to its agent.
 type Container struct {
 	ID      string
-	uses    int
-	maxUses int // MaxUses, less a random share, so that containers retire apart
+	uses    atomic.Int64 // submissions served
+	maxUses int          // MaxUses, less a random share, so that containers retire apart
 	*runner.Conn
 }
 
@@ -796,5 +795,8 @@ func newContainer(id string, conn client.HijackedResponse) *Container {
 type closerFunc func()
 
 func (f closerFunc) Close() error { f(); return nil }
+
+// due reports whether c has served its share of MaxUses.
+func (c *Container) due() bool { return c.uses.Load() >= int64(c.maxUses) }
 
 func (c *Container) close() { c.Close(errors.New("container closed")) }
