@@ -491,7 +491,9 @@ func (p *Pool) TryAcquire() *Container {
 }
 
 // Release gives a container back after a submission. It is reset before another
-// submission sees it; one that cannot be reset (or has served MaxUses) is removed.
+// submission sees it; one that cannot be reset, whose agent holds much memory,
+// or that has served busyUses times its share of MaxUses is removed (a due
+// container is otherwise replaced by the retirer once the pool is quiet).
 func (p *Pool) Release(c *Container) {
 	p.mu.Lock()
 	p.busy--
